@@ -1,0 +1,77 @@
+import AmalgamCore
+import AmalgamIO
+import AmalgamKernels
+import ArgumentParser
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Process-level concerns of the CLI: error rendering, interrupt cleanup, core count.
+enum AmalgamRuntime {
+    static var availableCores: Int { Parallel.availableCores }
+
+    /// Runs `body`, turning Amalgam errors into one `error:` line (and a `hint:` line) on stderr
+    /// and exit code 1.
+    static func run(_ body: () throws -> Void) throws {
+        installInterruptHandler()
+        do {
+            try body()
+        } catch let error as any AmalgamDiagnostic {
+            printError(render(error))
+            throw ExitCode.failure
+        } catch let error as ExitCode {
+            throw error
+        } catch let error as CleanExit {
+            throw error
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    /// `error: <description>` and, when there is one, `hint: <hint>`.
+    static func render(_ error: any AmalgamDiagnostic) -> String {
+        var text = "error: \(error.description)"
+        if let hint = error.hint { text += "\nhint: \(hint)" }
+        return text
+    }
+
+    static func printError(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    private static let interruptSources = InterruptSources()
+
+    /// On SIGINT or SIGTERM: delete every partial output folder, then exit 130 / 143.
+    static func installInterruptHandler() {
+        interruptSources.install()
+    }
+}
+
+/// Holds the dispatch sources that watch for SIGINT and SIGTERM.
+private final class InterruptSources: @unchecked Sendable {
+    // SAFETY: `@unchecked Sendable` because `sources` is written once, under `lock`.
+    private let lock = NSLock()
+    private var sources: [any DispatchSourceSignal] = []
+
+    func install() {
+        lock.lock()
+        defer { lock.unlock() }
+        guard sources.isEmpty else { return }
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                PartialOutputs.shared.removeAll()
+                AmalgamRuntime.printError("interrupted: partial output removed")
+                exit(128 + signalNumber)
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}

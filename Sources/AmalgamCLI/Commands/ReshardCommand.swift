@@ -1,0 +1,114 @@
+import AmalgamCore
+import AmalgamIO
+import ArgumentParser
+import Foundation
+
+/// `amalgam reshard SRC OUT`: rewrite a checkpoint with new shard sizes, optionally in another dtype.
+struct ReshardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reshard",
+        abstract: "Rewrite a checkpoint into OUT with a new shard size (and optionally another float dtype).",
+        discussion: """
+            Streams one tensor at a time from the memory-mapped input. config.json and the tokenizer and
+            generation files are copied. OUT is built in a hidden folder beside it and moved into place
+            only when complete; an existing non-empty OUT is replaced only with --force.
+            """
+    )
+
+    @Argument(help: "Input model folder, .safetensors file, or cached org/name[@revision].")
+    var source: String
+
+    @Argument(help: "Output folder.")
+    var output: String
+
+    @Option(name: .customLong("out-shard-size"), help: "Largest shard: bytes, or 500M, 5G, 5GB, 2GiB (default 5G).")
+    var outShardSize: String = "5G"
+
+    @Option(name: .long, help: "Convert floating-point tensors to this dtype (float32, float16, bfloat16, float64).")
+    var dtype: String?
+
+    @Flag(name: .long, help: "Replace an existing non-empty output folder (only once the new one is complete).")
+    var force = false
+
+    @OptionGroup var threading: ThreadOptions
+
+    func validate() throws {
+        guard ByteCount.parse(outShardSize) != nil else {
+            throw ValidationError("--out-shard-size '\(outShardSize)' is not a size (examples: 500M, 5G, 5GB, 1073741824)")
+        }
+        if let dtype {
+            guard let parsed = DType(configName: dtype), parsed.isWritableFromFloat32 else {
+                throw ValidationError("--dtype '\(dtype)' is not one of float32, float16, bfloat16, float64")
+            }
+        }
+    }
+
+    func run() throws {
+        try AmalgamRuntime.run {
+            let checkpoint = try Checkpoint(opening: source)
+            let target = dtype.flatMap(DType.init(configName:))
+            try Resharder(checkpoint: checkpoint, outputDType: target, threads: threading.resolvedThreads)
+                .write(to: output, maxShardBytes: ByteCount.parse(outShardSize), overwrite: force)
+        }
+    }
+}
+
+/// Copies a checkpoint tensor by tensor into a new layout.
+struct Resharder {
+    let checkpoint: Checkpoint
+    let outputDType: DType?
+    let threads: Int
+
+    func outputDType(of dtype: DType) -> DType {
+        guard let outputDType, dtype.isFloatingPoint else { return dtype }
+        return outputDType
+    }
+
+    func write(to destination: String, maxShardBytes: Int?, overwrite: Bool) throws {
+        let inputFolder = URL(fileURLWithPath: checkpoint.path).standardizedFileURL.path
+        if URL(fileURLWithPath: destination).standardizedFileURL.path == inputFolder {
+            throw CheckpointError.outputIsInput(path: destination)
+        }
+        let plan = checkpoint.tensorNames.compactMap { name in
+            checkpoint.info(name).map { PlannedTensor(name: name, dtype: outputDType(of: $0.dtype), shape: $0.shape) }
+        }
+        let writer = try CheckpointWriter(destination: destination, tensors: plan, maxShardBytes: maxShardBytes, overwrite: overwrite)
+        do {
+            for (index, planned) in plan.enumerated() {
+                if index + 1 < plan.count { checkpoint.prefetch(plan[index + 1].name) }
+                let tensor = try checkpoint.tensor(named: planned.name)
+                if tensor.dtype == planned.dtype {
+                    try writer.write(planned.name, tensor)
+                } else {
+                    let converted = try Tensor(float32: tensor.float32Values(threads: threads), shape: tensor.shape,
+                                               dtype: planned.dtype, threads: threads)
+                    try writer.write(planned.name, converted)
+                }
+            }
+            if case .folder(let folder) = checkpoint.source {
+                if let config = checkpoint.config {
+                    try writer.addFile(named: "config.json", contents: updatedConfig(config))
+                }
+                for name in checkpoint.auxiliaryFiles {
+                    try writer.copyFile(from: (folder as NSString).appendingPathComponent(name), as: name)
+                }
+            }
+            try writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// config.json, with its dtype updated when converting.
+    func updatedConfig(_ config: ModelConfig) throws -> [UInt8] {
+        guard let outputDType else { return config.rawJSON }
+        guard var object = try JSONSerialization.jsonObject(with: Data(config.rawJSON)) as? [String: Any] else {
+            return config.rawJSON
+        }
+        let key = object["dtype"] != nil || object["torch_dtype"] == nil ? "dtype" : "torch_dtype"
+        object[key] = outputDType.configName
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return Array(data) + [UInt8(ascii: "\n")]
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// The fields of a Hugging Face config.json that Amalgam reads, plus the raw text.
+///
+/// Fields missing at the top level are looked up in `text_config` (multimodal configs nest the
+/// language model there). Every field is optional: a config that lacks one is still usable.
+public struct ModelConfig: Sendable, Equatable {
+    /// `architectures`, e.g. `["LlamaForCausalLM"]`.
+    public var architectures: [String]
+    /// `model_type`, e.g. `llama`.
+    public var modelType: String?
+    /// `num_hidden_layers`.
+    public var numHiddenLayers: Int?
+    /// `hidden_size`.
+    public var hiddenSize: Int?
+    /// `vocab_size`.
+    public var vocabSize: Int?
+    /// `tie_word_embeddings` as written (nil when absent).
+    public var tieWordEmbeddings: Bool?
+    /// `dtype` (transformers ≥ 4.56) or `torch_dtype` (earlier), as written.
+    public var dtype: String?
+    /// The file's bytes, for writing an updated copy.
+    public var rawJSON: [UInt8]
+
+    /// Parses config.json text.
+    ///
+    /// - Throws: ``CheckpointError/invalidConfig(file:reason:)`` when it is not a JSON object.
+    public init(parsing bytes: [UInt8], path: String) throws(CheckpointError) {
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(bytes))
+        } catch {
+            throw .invalidConfig(file: path, reason: "not valid JSON: \(SafetensorsHeader.shortReason(error))")
+        }
+        guard let top = parsed as? [String: Any] else { throw .invalidConfig(file: path, reason: "not a JSON object") }
+        let text = top["text_config"] as? [String: Any] ?? [:]
+        func value(_ key: String) -> Any? { top[key] ?? text[key] }
+        func integer(_ key: String) throws(CheckpointError) -> Int? {
+            guard let raw = value(key), !(raw is NSNull) else { return nil }
+            guard let number = raw as? NSNumber, let exact = Int(exactly: number.doubleValue), exact >= 0 else {
+                throw .invalidConfig(file: path, reason: "\"\(key)\" is \(raw), expected a non-negative integer")
+            }
+            return exact
+        }
+        architectures = (top["architectures"] as? [String]) ?? (text["architectures"] as? [String]) ?? []
+        modelType = value("model_type") as? String
+        numHiddenLayers = try integer("num_hidden_layers")
+        hiddenSize = try integer("hidden_size")
+        vocabSize = try integer("vocab_size")
+        tieWordEmbeddings = (top["tie_word_embeddings"] ?? text["tie_word_embeddings"]) as? Bool
+        dtype = (value("dtype") as? String) ?? (value("torch_dtype") as? String)
+        rawJSON = bytes
+    }
+}

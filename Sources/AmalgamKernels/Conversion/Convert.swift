@@ -1,0 +1,135 @@
+// Whole-buffer conversions between stored formats and Float32, vectorized and split across cores.
+//
+// Numerics: every conversion is elementwise and exact or correctly rounded (nearest, ties to
+// even), so the result is independent of the thread count. Large buffers are cut into chunks of
+// `chunkElements` elements; small ones run on the calling thread.
+
+/// Conversions between ``ScalarFormat`` buffers and Float32.
+public enum Convert {
+    /// Elements per parallel chunk: 256 Ki elements (1 MiB of Float32), large enough to amortise
+    /// the dispatch, small enough to balance two to sixteen cores.
+    public static let chunkElements = 1 << 18
+
+    /// Decodes all elements of `bytes` (in `format`) to Float32.
+    ///
+    /// - Precondition: `bytes.count` is a multiple of the element width.
+    public static func decode(_ bytes: ByteRegion, as format: ScalarFormat, threads: Int = 1) -> [Float] {
+        precondition(bytes.count % format.byteWidth == 0, "decode: \(bytes.count) bytes is not a whole number of \(format)")
+        let count = bytes.count / format.byteWidth
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            decode(bytes, as: format, elements: 0..<count, into: buffer, threads: threads)
+            initialized = count
+        }
+    }
+
+    /// Decodes elements `elements` of `bytes` into `output` (which has room for `elements.count`).
+    public static func decode(
+        _ bytes: ByteRegion, as format: ScalarFormat, elements: Range<Int>,
+        into output: UnsafeMutableBufferPointer<Float>, threads: Int = 1
+    ) {
+        let width = format.byteWidth
+        precondition(elements.lowerBound >= 0 && elements.upperBound * width <= bytes.count, "decode range outside the buffer")
+        precondition(output.count >= elements.count, "decode output too small")
+        guard let outBase = output.baseAddress, !elements.isEmpty else { return }
+        let out = SharedFloatOutput(base: outBase)
+        let start = elements.lowerBound
+        bytes.withUnsafeBytes { raw in
+            // SAFETY: the range check above keeps every read inside `raw`; each chunk writes only
+            // its own slice of `output`.
+            let source = SharedRawInput(base: raw.baseAddress.unsafelyUnwrapped)
+            Parallel.forEachChunk(count: elements.count, chunkSize: chunkElements, threads: threads) { _, range in
+                decodeRun(format, source.base + (start + range.lowerBound) * width, out.base + range.lowerBound, range.count)
+            }
+        }
+    }
+
+    /// Encodes Float32 values in `format` (float64, float32, float16 or bfloat16), rounding once.
+    ///
+    /// - Precondition: `format.isEncodable`.
+    public static func encode(_ values: [Float], as format: ScalarFormat, threads: Int = 1) -> OwnedBytes {
+        precondition(format.isEncodable, "encode: \(format) cannot be written from Float32")
+        let width = format.byteWidth
+        return values.withUnsafeBufferPointer { input in
+            OwnedBytes.make(count: values.count * width) { destination in
+                guard let outBase = destination.baseAddress, let inBase = input.baseAddress else { return }
+                // SAFETY: destination holds count * width bytes; chunks write disjoint ranges.
+                let out = SharedRawOutput(base: outBase)
+                let source = SharedFloatInput(base: inBase)
+                Parallel.forEachChunk(count: values.count, chunkSize: chunkElements, threads: threads) { _, range in
+                    encodeRun(format, source.base + range.lowerBound, out.base + range.lowerBound * width, range.count)
+                }
+            }
+        }
+    }
+
+    // MARK: - Single-threaded runs (the vectorized loops)
+
+    private static func decodeRun(_ format: ScalarFormat, _ src: UnsafeRawPointer, _ dst: UnsafeMutablePointer<Float>, _ n: Int) {
+        // SAFETY: callers guarantee src holds n elements of `format` and dst n Floats. Loads are
+        // unaligned because safetensors data offsets need not be aligned.
+        switch format {
+        case .float64:
+            for i in 0..<n { dst[i] = Float(src.loadUnaligned(fromByteOffset: i &* 8, as: Double.self)) }
+        case .float32:
+            UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: n &* 4)
+        case .float16:
+            for i in 0..<n {
+                dst[i] = Float(bitPattern: float16BitsToFloat32Bits(src.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)))
+            }
+        case .bfloat16:
+            for i in 0..<n {
+                dst[i] = Float(bitPattern: bfloat16BitsToFloat32Bits(src.loadUnaligned(fromByteOffset: i &* 2, as: UInt16.self)))
+            }
+        case .float8E4M3:
+            float8E4M3Table.withUnsafeBufferPointer { table in
+                for i in 0..<n { dst[i] = table[Int(src.load(fromByteOffset: i, as: UInt8.self))] }
+            }
+        case .float8E5M2:
+            for i in 0..<n { dst[i] = Float(bitPattern: float8E5M2BitsToFloat32Bits(src.load(fromByteOffset: i, as: UInt8.self))) }
+        case .int64:
+            for i in 0..<n { dst[i] = Float(src.loadUnaligned(fromByteOffset: i &* 8, as: Int64.self)) }
+        case .int32:
+            for i in 0..<n { dst[i] = Float(src.loadUnaligned(fromByteOffset: i &* 4, as: Int32.self)) }
+        case .int16:
+            for i in 0..<n { dst[i] = Float(src.loadUnaligned(fromByteOffset: i &* 2, as: Int16.self)) }
+        case .int8:
+            for i in 0..<n { dst[i] = Float(src.load(fromByteOffset: i, as: Int8.self)) }
+        case .uint8:
+            for i in 0..<n { dst[i] = Float(src.load(fromByteOffset: i, as: UInt8.self)) }
+        case .bool:
+            for i in 0..<n { dst[i] = src.load(fromByteOffset: i, as: UInt8.self) == 0 ? 0 : 1 }
+        }
+    }
+
+    private static func encodeRun(_ format: ScalarFormat, _ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, _ n: Int) {
+        // SAFETY: callers guarantee src holds n Floats and dst n elements of `format`; dst comes
+        // from a 64-byte aligned allocation and every element offset is a multiple of its width.
+        switch format {
+        case .float64:
+            let out = dst.assumingMemoryBound(to: Double.self)
+            for i in 0..<n { out[i] = Double(src[i]) }
+        case .float32:
+            dst.copyMemory(from: src, byteCount: n &* 4)
+        case .float16:
+            let out = dst.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<n { out[i] = float32BitsToFloat16Bits(src[i].bitPattern) }
+        case .bfloat16:
+            let out = dst.assumingMemoryBound(to: UInt16.self)
+            for i in 0..<n { out[i] = float32BitsToBFloat16Bits(src[i].bitPattern) }
+        default:
+            preconditionFailure("encode: \(format) is not encodable")
+        }
+    }
+}
+
+/// Read-only pointer handed to parallel chunks.
+struct SharedRawInput: @unchecked Sendable {
+    // SAFETY: the memory is only read during the loop and outlives it.
+    let base: UnsafeRawPointer
+}
+
+/// Read-only Float pointer handed to parallel chunks.
+struct SharedFloatInput: @unchecked Sendable {
+    // SAFETY: the memory is only read during the loop and outlives it.
+    let base: UnsafePointer<Float>
+}

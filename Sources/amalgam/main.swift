@@ -1,0 +1,3 @@
+import AmalgamCLI
+
+AmalgamCommand.runFromCommandLine()

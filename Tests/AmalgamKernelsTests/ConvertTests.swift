@@ -1,0 +1,111 @@
+import AmalgamKernels
+import Testing
+
+@Suite("Whole-buffer conversions against their reference twins")
+struct ConvertTests {
+    /// Lengths where tails and chunk boundaries live: empty, one, SIMD width ± 1, a page and a
+    /// bit, and just over one parallel chunk.
+    static let lengths = [0, 1, 7, 8, 9, 67, 4097, Convert.chunkElements + 3]
+
+    static func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+    }
+
+    @Test("decode equals referenceDecode for every format at awkward lengths, at 1 and 2 threads",
+          arguments: ScalarFormat.allCases)
+    func decodeMatchesReference(format: ScalarFormat) {
+        for length in Self.lengths {
+            // An odd offset makes every multi-byte load unaligned, as safetensors data may be.
+            let raw = Self.randomBytes(length * format.byteWidth + 1, seed: UInt64(length))
+            let bytes = OwnedBytes.copying(raw).region.slice(offset: 1, length: length * format.byteWidth)
+            let one = Convert.decode(bytes, as: format, threads: 1)
+            let two = Convert.decode(bytes, as: format, threads: 2)
+            #expect(one.count == length)
+            #expect(one.map(\.bitPattern) == two.map(\.bitPattern))
+            var mismatches = 0
+            for i in 0..<length {
+                let expected = referenceDecode(bytes, as: format, index: i)
+                let same = expected.isNaN ? one[i].isNaN : expected.bitPattern == one[i].bitPattern
+                if !same { mismatches += 1 }
+            }
+            #expect(mismatches == 0, "\(format) length \(length)")
+        }
+    }
+
+    @Test("encode equals referenceEncode at awkward lengths, at 1 and 2 threads",
+          arguments: [ScalarFormat.float64, .float32, .float16, .bfloat16])
+    func encodeMatchesReference(format: ScalarFormat) {
+        for length in Self.lengths {
+            let raw = Self.randomBytes(length * 4, seed: 99 &+ UInt64(length))
+            let values = Convert.decode(OwnedBytes.copying(raw).region, as: .float32)
+            let one = Convert.encode(values, as: format, threads: 1).region.array
+            let two = Convert.encode(values, as: format, threads: 2).region.array
+            #expect(one == two)
+            #expect(one == referenceEncode(values, as: format), "\(format) length \(length)")
+        }
+    }
+
+    @Test("float8 E4M3 and E5M2 decode to their defined values")
+    func float8Values() {
+        let e4m3 = Convert.decode(OwnedBytes.copying([0x00, 0x01, 0x08, 0x38, 0x7E, 0x7F, 0xFE, 0x80]).region, as: .float8E4M3)
+        #expect(Array(e4m3[0..<5]) == [0, 0x1p-9, 0x1p-6, 1, 448])
+        #expect(e4m3[5].isNaN && e4m3[6] == -448 && e4m3[7] == 0 && e4m3[7].sign == .minus)
+        let e5m2 = Convert.decode(OwnedBytes.copying([0x3C, 0x7B, 0x7C, 0x7D, 0x01]).region, as: .float8E5M2)
+        #expect(e5m2[0] == 1 && e5m2[1] == 57344 && e5m2[2] == .infinity && e5m2[3].isNaN && e5m2[4] == 0x1p-16)
+    }
+}
+
+@Suite("Streaming statistics")
+struct MomentsTests {
+    @Test("Chunked, parallel moments equal a one-at-a-time Float64 reference, identically at 1 and 2 threads")
+    func momentsMatchReference() {
+        for length in [0, 1, 5, Moments.chunkElements * 3 + 17] {
+            var values = (0..<length).map { Float(sin(Double($0) * 0.37)) * 3 + 1 }
+            if length > 5 { values[3] = .nan; values[4] = .infinity; values[length - 1] = -.infinity }
+            let bytes = Convert.encode(values, as: .float32).region
+            let one = Moments.of(bytes, as: .float32, threads: 1)
+            let two = Moments.of(bytes, as: .float32, threads: 2)
+            #expect(one == two)
+            var reference = Moments()
+            for v in values { reference.add(v) }
+            #expect(one.count == reference.count && one.nanCount == reference.nanCount && one.infCount == reference.infCount)
+            #expect(one.min == reference.min && one.max == reference.max)
+            #expect(abs(one.mean - reference.mean) <= 1e-12 * max(1, abs(reference.mean)))
+            #expect(abs(one.standardDeviation - reference.standardDeviation) <= 1e-10 * max(1, reference.standardDeviation))
+        }
+    }
+
+    @Test("Hand-computed moments of [1, 2, 3, 4, NaN]")
+    func handComputed() {
+        let m = Moments.of(Convert.encode([1, 2, 3, 4, .nan], as: .float32).region, as: .float32)
+        // mean 2.5; squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5; population variance 5 / 4.
+        #expect(m.mean == 2.5 && m.standardDeviation == (1.25 as Double).squareRoot())
+        #expect(m.min == 1 && m.max == 4 && m.nanCount == 1 && m.infCount == 0 && m.finiteCount == 4)
+    }
+}
+
+@Suite("Parallel chunking")
+struct ParallelTests {
+    @Test("mapChunks returns chunk results in chunk order whatever the thread count", arguments: [1, 2, 3, 8])
+    func order(threads: Int) {
+        let ranges = Parallel.mapChunks(count: 1000, chunkSize: 64, threads: threads) { $0 }
+        #expect(ranges == Parallel.chunks(count: 1000, chunkSize: 64))
+        #expect(ranges.last == 960..<1000)
+    }
+}
+
+private func sin(_ x: Double) -> Double {
+    // Deterministic smooth test data without Foundation: a short Taylor series after range reduction.
+    var r = x.truncatingRemainder(dividingBy: 2 * .pi)
+    if r > .pi { r -= 2 * .pi }
+    var term = r, sum = r
+    for n in 1...10 {
+        term *= -r * r / Double((2 * n) * (2 * n + 1))
+        sum += term
+    }
+    return sum
+}

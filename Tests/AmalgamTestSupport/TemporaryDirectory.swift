@@ -1,0 +1,48 @@
+import Foundation
+
+/// A fresh folder under the system temporary folder, removed when the value is released.
+public final class TemporaryDirectory: @unchecked Sendable {
+    // SAFETY: immutable after init.
+    /// Absolute path of the folder.
+    public let path: String
+
+    public init(_ label: String = "amalgam-test") {
+        let base = (NSTemporaryDirectory() as NSString).appendingPathComponent("\(label)-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        path = base
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// A path inside the folder.
+    public func child(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+
+    /// Writes `bytes` to `name` inside the folder and returns its path.
+    @discardableResult
+    public func write(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let path = child(name)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// The names in the folder (hidden ones included), sorted.
+    public func listing(_ subfolder: String? = nil) -> [String] {
+        let folder = subfolder.map(child) ?? path
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+    }
+}
+
+/// The repository's test fixtures, located from this file (no bundle resources needed).
+public enum Fixtures {
+    /// `Tests/AmalgamIOTests/Fixtures/<relative>`.
+    public static func path(_ relative: String, filePath: String = #filePath) -> String {
+        let tests = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
+        return tests.appendingPathComponent("AmalgamIOTests/Fixtures").appendingPathComponent(relative).path
+    }
+
+    /// The repository root.
+    public static func repositoryRoot(filePath: String = #filePath) -> String {
+        URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+}

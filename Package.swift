@@ -67,7 +67,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AmalgamCLITests",
-            dependencies: ["AmalgamCLI", "AmalgamIO", "AmalgamCore", "AmalgamTestSupport"],
+            dependencies: ["AmalgamCLI", "AmalgamIO", "AmalgamCore", "AmalgamKernels", "AmalgamTestSupport"],
             swiftSettings: strictSettings
         ),
     ],

@@ -1,0 +1,99 @@
+@testable import AmalgamCLI
+import AmalgamCore
+import AmalgamIO
+import AmalgamKernels
+import AmalgamTestSupport
+import ArgumentParser
+import Foundation
+import Testing
+
+@Suite("amalgam inspect")
+struct InspectTests {
+    @Test("The JSON report has the documented shape and the fixture's figures")
+    func json() throws {
+        let checkpoint = try Checkpoint(opening: Fixtures.path("llama_f32/ft_c"))
+        let report = try InspectReport(checkpoint: checkpoint, statistics: false, threads: 2)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
+        let summary = try #require(object["summary"] as? [String: Any])
+        let tensors = try #require(object["tensors"] as? [[String: Any]])
+        #expect(tensors.count == 39)
+        #expect(summary["parameters"] as? Int == 41_248)
+        #expect(summary["bytes"] as? Int == 164_992)
+        #expect(summary["layers"] as? Int == 4 && summary["hidden_size"] as? Int == 32 && summary["vocab_size"] as? Int == 64)
+        #expect(summary["architecture"] as? String == "LlamaForCausalLM")
+        #expect(summary["tied_embeddings"] as? Bool == false)
+        #expect((summary["shards"] as? [String])?.count == 3)
+        let first = tensors[0]
+        #expect(Set(first.keys).isSuperset(of: ["name", "dtype", "shape", "shard", "bytes"]))
+        #expect(first["name"] as? String == "lm_head.weight" && first["shape"] as? [Int] == [64, 32])
+        #expect(first["shard"] as? String == "model-00003-of-00003.safetensors")
+        #expect(first["stats"] == nil)
+    }
+
+    @Test("--stats agrees with the reference sums and is identical at 1 and 2 threads")
+    func stats() throws {
+        let checkpoint = try Checkpoint(opening: Fixtures.path("llama_bf16/base"))
+        let one = try InspectReport(checkpoint: checkpoint, statistics: true, threads: 1)
+        let two = try InspectReport(checkpoint: checkpoint, statistics: true, threads: 2)
+        #expect(try one.json() == two.json())
+        let norm = try #require(one.tensors.first { $0.name == "model.norm.weight" }?.stats)
+        let values = try checkpoint.tensor(named: "model.norm.weight").float32Values().map(Double.init)
+        #expect(abs(norm.mean - values.reduce(0, +) / Double(values.count)) < 1e-12)
+        #expect(norm.min == values.min() && norm.max == values.max() && norm.nan == 0)
+    }
+
+    @Test("The table ends with totals and a summary")
+    func text() throws {
+        let report = try InspectReport(checkpoint: try Checkpoint(opening: Fixtures.path("llama_f32/base")), statistics: false, threads: 1)
+        let text = report.text()
+        #expect(text.contains("total (39 tensors)"))
+        #expect(text.contains("41,248"))
+        #expect(text.contains("Architecture     LlamaForCausalLM (llama)"))
+        #expect(text.contains("Tied embeddings  no (config.json)"))
+    }
+
+    @Test("Errors render as one error line and a hint")
+    func errorRendering() {
+        let rendered = AmalgamRuntime.render(CheckpointError.outputExists(path: "out"))
+        #expect(rendered == "error: output 'out' exists and is not empty\nhint: pass --force to replace it once the new output is complete.")
+    }
+}
+
+@Suite("amalgam reshard")
+struct ReshardTests {
+    @Test("Resharding to bf16 with a small shard size converts once and copies the config")
+    func reshardToBF16() throws {
+        let folder = TemporaryDirectory()
+        let source = try Checkpoint(opening: Fixtures.path("llama_f32/base"))
+        try Resharder(checkpoint: source, outputDType: .bfloat16, threads: 2)
+            .write(to: folder.child("out"), maxShardBytes: 30_000, overwrite: false)
+        let written = try Checkpoint(opening: folder.child("out"))
+        #expect(written.shards.count > 1)
+        #expect(written.config?.dtype == "bfloat16")
+        #expect(written.auxiliaryFiles == ["generation_config.json"])
+        for name in source.tensorNames {
+            let original = try source.tensor(named: name).float32Values()
+            let expected = try Tensor(float32: original, shape: source.info(name)!.shape, dtype: .bfloat16)
+            #expect(try written.tensor(named: name).bytes.contentEquals(expected.bytes), "\(name)")
+        }
+    }
+
+    @Test("Argument validation names the bad flag")
+    func validation() {
+        #expect(throws: (any Error).self) { try ReshardCommand.parse(["in", "out", "--out-shard-size", "5X"]) }
+        #expect(throws: (any Error).self) { try ReshardCommand.parse(["in", "out", "--dtype", "int8"]) }
+        #expect(throws: (any Error).self) { try InspectCommand.parse(["x", "--threads", "0"]) }
+        let message = ReshardCommand.message(for: ValidationError("--out-shard-size '5X' is not a size (examples: 500M, 5G, 5GB, 1073741824)"))
+        #expect(message.contains("--out-shard-size '5X'"))
+    }
+
+    @Test("The output may not be the input folder")
+    func outputIsInput() throws {
+        let folder = TemporaryDirectory()
+        let source = try Checkpoint(opening: Fixtures.path("llama_f32/base"))
+        _ = folder
+        #expect(throws: CheckpointError.outputIsInput(path: Fixtures.path("llama_f32/base"))) {
+            try Resharder(checkpoint: source, outputDType: nil, threads: 1).write(to: Fixtures.path("llama_f32/base"), maxShardBytes: nil, overwrite: true)
+        }
+    }
+}

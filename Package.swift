@@ -14,6 +14,8 @@ let package = Package(
     name: "Amalgam",
     products: [
         .executable(name: "amalgam", targets: ["amalgam"]),
+        .library(name: "AmalgamKernels", targets: ["AmalgamKernels"]),
+        .library(name: "AmalgamCore", targets: ["AmalgamCore"]),
         .library(name: "AmalgamIO", targets: ["AmalgamIO"]),
     ],
     dependencies: [

@@ -131,3 +131,33 @@ public final class OwnedBytes: @unchecked Sendable {
         }
     }
 }
+
+/// A reusable, 64-byte aligned buffer that is refilled again and again (streaming conversion).
+///
+/// Not `Sendable`: one owner refills it; each ``region`` is valid only until the next ``refill(count:_:)``.
+public final class ScratchBytes {
+    private var pointer: UnsafeMutableRawPointer?
+    private var capacity = 0
+    private var count = 0
+
+    public init() {}
+
+    deinit { pointer?.deallocate() }
+
+    /// Makes room for `count` bytes (growing only when needed) and lets `fill` write them.
+    public func refill(count: Int, _ fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        precondition(count >= 0)
+        if count > capacity {
+            pointer?.deallocate()
+            pointer = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
+            capacity = count
+        }
+        self.count = count
+        fill(UnsafeMutableRawBufferPointer(start: pointer, count: count))
+    }
+
+    /// The bytes of the last refill. Valid until the next refill.
+    public var region: ByteRegion {
+        ByteRegion(unsafeBase: pointer.map { UnsafeRawPointer($0) }, count: count, owner: self)
+    }
+}

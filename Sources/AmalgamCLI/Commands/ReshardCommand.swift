@@ -1,5 +1,6 @@
 import AmalgamCore
 import AmalgamIO
+import AmalgamKernels
 import ArgumentParser
 import Foundation
 
@@ -75,14 +76,14 @@ struct Resharder {
         let writer = try CheckpointWriter(destination: destination, tensors: plan, maxShardBytes: maxShardBytes, overwrite: overwrite)
         do {
             for (index, planned) in plan.enumerated() {
-                if index + 1 < plan.count { checkpoint.prefetch(plan[index + 1].name) }
+                if index + 1 < plan.count && outputDType != nil { checkpoint.prefetch(plan[index + 1].name) }
                 let tensor = try checkpoint.tensor(named: planned.name)
                 if tensor.dtype == planned.dtype {
-                    try writer.write(planned.name, tensor)
+                    try writer.copy(planned.name, from: checkpoint)
                 } else {
-                    let converted = try Tensor(float32: tensor.float32Values(threads: threads), shape: tensor.shape,
-                                               dtype: planned.dtype, threads: threads)
-                    try writer.write(planned.name, converted)
+                    try writer.writePieces(planned.name, dtype: planned.dtype, shape: planned.shape) { emit in
+                        try convertInPieces(tensor, to: planned.dtype, emit: emit)
+                    }
                 }
             }
             if case .folder(let folder) = checkpoint.source {
@@ -97,6 +98,27 @@ struct Resharder {
         } catch {
             writer.abort()
             throw error
+        }
+    }
+
+    /// Elements converted per piece: 4 Mi (16 MiB of Float32), so memory stays bounded for any tensor.
+    static let pieceElements = 1 << 22
+
+    /// Decodes `tensor` piece by piece and emits each piece re-encoded as `dtype` (rounded once).
+    func convertInPieces(_ tensor: Tensor, to dtype: DType, emit: (ByteRegion) throws -> Void) throws {
+        let count = tensor.elementCount
+        // One decode buffer and one encode buffer for the whole tensor: pieces reuse them.
+        var scratch = [Float](repeating: 0, count: min(count, Self.pieceElements))
+        let encoded = ScratchBytes()
+        for start in stride(from: 0, to: count, by: Self.pieceElements) {
+            let range = start..<min(start + Self.pieceElements, count)
+            scratch.withUnsafeMutableBufferPointer { buffer in
+                Convert.decode(tensor.bytes, as: tensor.dtype.format, elements: range, into: buffer, threads: threads)
+            }
+            encoded.refill(count: range.count * dtype.byteWidth) { bytes in
+                Convert.encode(scratch[0..<range.count], as: dtype.format, into: bytes, threads: threads)
+            }
+            try emit(encoded.region)
         }
     }
 

@@ -139,6 +139,11 @@ public final class Checkpoint: Sendable {
         return shards[location.shard].tensor(location.info)
     }
 
+    /// The shard file and header entry of `name`, for in-kernel copies.
+    func storage(of name: String) -> (file: SafetensorsFile, info: TensorInfo)? {
+        locations[name].map { (shards[$0.shard], $0.info) }
+    }
+
     /// Hints the kernel to read `name`'s bytes ahead of use.
     public func prefetch(_ name: String) {
         if let location = locations[name] { shards[location.shard].prefetch(location.info) }

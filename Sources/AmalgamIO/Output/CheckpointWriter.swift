@@ -116,13 +116,58 @@ public final class CheckpointWriter {
     /// - Throws: ``CheckpointWriterError`` when `name`, dtype or shape differ from the plan;
     ///   ``FileError`` when the disk write fails.
     public func write(_ name: String, _ tensor: Tensor) throws {
+        try append(name, dtype: tensor.dtype, shape: tensor.shape) { file throws(FileError) in try file.write(tensor.bytes) }
+    }
+
+    /// Appends the next tensor by copying it unchanged from `checkpoint`, inside the kernel where
+    /// the platform allows (no user-space copy): the fast path for tensors a merge passes through.
+    ///
+    /// - Throws: as ``write(_:_:)``, and ``SafetensorsError/tensorNotFound(checkpoint:tensor:suggestion:)``.
+    public func copy(_ name: String, from checkpoint: Checkpoint) throws {
+        guard let (file, info) = checkpoint.storage(of: name) else {
+            _ = try checkpoint.tensor(named: name)   // throws the not-found error with a suggestion
+            return
+        }
+        try append(name, dtype: info.dtype, shape: info.shape) { output throws(FileError) in
+            try output.copy(from: file.file, offset: file.fileOffset(of: info), length: info.byteCount)
+        }
+    }
+
+    /// Appends the next tensor in pieces: `produce` calls `emit` with consecutive byte runs
+    /// that together make the whole tensor. Memory stays at one piece, whatever the tensor size.
+    ///
+    /// - Throws: as ``write(_:_:)``, and ``CheckpointWriterError/wrongTensor(name:expected:got:)``
+    ///   when the pieces do not add up to the planned size.
+    public func writePieces(_ name: String, dtype: DType, shape: Shape, _ produce: (_ emit: (ByteRegion) throws -> Void) throws -> Void) throws {
+        var emitted = 0
+        var failure: (any Error)?
+        try append(name, dtype: dtype, shape: shape) { file throws(FileError) in
+            do {
+                try produce { piece in
+                    try file.write(piece)
+                    emitted += piece.count
+                }
+            } catch let error as FileError {
+                throw error
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        let expected = shape.elementCount * dtype.byteWidth
+        guard emitted == expected else {
+            throw CheckpointWriterError.wrongTensor(name: name, expected: "\(expected) bytes", got: "\(emitted) bytes")
+        }
+    }
+
+    private func append(_ name: String, dtype: DType, shape: Shape, _ body: (OutputFile) throws(FileError) -> Void) throws {
         guard next < plan.count, plan[next].name == name else {
             throw CheckpointWriterError.unexpectedTensor(expected: nextTensor?.name, got: name)
         }
         let planned = plan[next]
-        guard planned.dtype == tensor.dtype, planned.shape == tensor.shape else {
+        guard planned.dtype == dtype, planned.shape == shape else {
             throw CheckpointWriterError.wrongTensor(
-                name: name, expected: "\(planned.dtype) \(planned.shape)", got: "\(tensor.dtype) \(tensor.shape)")
+                name: name, expected: "\(planned.dtype) \(planned.shape)", got: "\(dtype) \(shape)")
         }
         let shard = shardOfTensor[next]
         if shard != currentShardNumber {
@@ -132,7 +177,7 @@ public final class CheckpointWriter {
             currentShard = file
             currentShardNumber = shard
         }
-        try currentShard?.write(tensor.bytes)
+        if let currentShard { try body(currentShard) }
         next += 1
     }
 

@@ -10,7 +10,7 @@ public final class SafetensorsFile: Sendable {
     public let path: String
     /// The validated header.
     public let header: SafetensorsHeader
-    private let file: MappedFile
+    let file: MappedFile
     private let byName: [String: Int]
 
     /// Maps and validates `path`.
@@ -42,6 +42,9 @@ public final class SafetensorsFile: Sendable {
 
     /// A view of the tensor named `name`, or nil.
     public func tensor(named name: String) -> Tensor? { info(name).map(tensor(_:)) }
+
+    /// The byte offset of `info`'s data in the file.
+    func fileOffset(of info: TensorInfo) -> Int { header.dataStart + info.dataRange.lowerBound }
 
     /// Hints the kernel to read `info`'s bytes ahead of use.
     public func prefetch(_ info: TensorInfo) {

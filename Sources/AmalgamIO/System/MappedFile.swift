@@ -20,6 +20,8 @@ public final class MappedFile: @unchecked Sendable {
     /// File size in bytes.
     public let size: Int
     private let base: UnsafeMutableRawPointer?
+    /// The open descriptor, kept for in-kernel copies (see OutputFile.copy(from:offset:length:)).
+    let descriptor: Int32
 
     /// Maps `path`.
     ///
@@ -28,15 +30,18 @@ public final class MappedFile: @unchecked Sendable {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError(path: path, operation: .open, reason: Self.lastError()) }
-        defer { close(fd) }
+        var keepOpen = false
+        defer { if !keepOpen { close(fd) } }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw FileError(path: path, operation: .stat, reason: Self.lastError()) }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             throw FileError(path: path, operation: .open, reason: "not a regular file")
         }
         size = Int(info.st_size)
+        descriptor = fd
         if size == 0 {
             base = nil
+            keepOpen = true
             return
         }
         let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0)
@@ -44,10 +49,12 @@ public final class MappedFile: @unchecked Sendable {
             throw FileError(path: path, operation: .map, reason: Self.lastError())
         }
         base = address
+        keepOpen = true
     }
 
     deinit {
         if let base { munmap(base, size) }
+        close(descriptor)
     }
 
     /// The whole file.

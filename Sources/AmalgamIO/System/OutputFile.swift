@@ -45,6 +45,32 @@ final class OutputFile {
         offset += written
     }
 
+    /// Appends `length` bytes of `source` starting at `offset`, copied inside the kernel
+    /// (sendfile(2) on Linux: page cache to page cache, no user-space copy or page faults);
+    /// elsewhere, or where the kernel refuses, through write(2) from the mapping.
+    func copy(from source: MappedFile, offset: Int, length: Int) throws(FileError) {
+        precondition(offset >= 0 && length >= 0 && offset + length <= source.size, "copy range outside '\(source.path)'")
+        #if os(Linux)
+        var position = offset
+        var remaining = length
+        while remaining > 0 {
+            let n = sendfile(fd, source.descriptor, &position, min(remaining, 1 << 30))
+            if n < 0 {
+                if errno == EINTR { continue }
+                if (errno == EINVAL || errno == ENOSYS) && remaining == length { break }   // fall back below
+                throw FileError(path: path, operation: .write, reason: "copying from '\(source.path)': " + MappedFile.lastError())
+            }
+            if n == 0 { throw FileError(path: path, operation: .write, reason: "'\(source.path)' ended early") }
+            remaining -= n
+        }
+        if remaining == 0 {
+            self.offset += length
+            return
+        }
+        #endif
+        try write(source.region.slice(offset: offset, length: length))
+    }
+
     /// Writes `bytes`.
     func write(_ bytes: [UInt8]) throws(FileError) {
         try write(OwnedBytes.copying(bytes).region)

@@ -48,16 +48,30 @@ public enum Convert {
     /// - Precondition: `format.isEncodable`.
     public static func encode(_ values: [Float], as format: ScalarFormat, threads: Int = 1) -> OwnedBytes {
         precondition(format.isEncodable, "encode: \(format) cannot be written from Float32")
+        return OwnedBytes.make(count: values.count * format.byteWidth) { destination in
+            encode(values, as: format, into: destination, threads: threads)
+        }
+    }
+
+    /// Encodes Float32 values in `format` into `output` (exactly `values.count * width` bytes,
+    /// aligned to the element width).
+    public static func encode(_ values: [Float], as format: ScalarFormat, into output: UnsafeMutableRawBufferPointer, threads: Int = 1) {
+        encode(values[...], as: format, into: output, threads: threads)
+    }
+
+    /// Encodes a slice of Float32 values into `output`, as ``encode(_:as:into:threads:)-(Array)``.
+    public static func encode(_ values: ArraySlice<Float>, as format: ScalarFormat, into output: UnsafeMutableRawBufferPointer, threads: Int = 1) {
+        precondition(format.isEncodable, "encode: \(format) cannot be written from Float32")
         let width = format.byteWidth
-        return values.withUnsafeBufferPointer { input in
-            OwnedBytes.make(count: values.count * width) { destination in
-                guard let outBase = destination.baseAddress, let inBase = input.baseAddress else { return }
-                // SAFETY: destination holds count * width bytes; chunks write disjoint ranges.
-                let out = SharedRawOutput(base: outBase)
-                let source = SharedFloatInput(base: inBase)
-                Parallel.forEachChunk(count: values.count, chunkSize: chunkElements, threads: threads) { _, range in
-                    encodeRun(format, source.base + range.lowerBound, out.base + range.lowerBound * width, range.count)
-                }
+        precondition(output.count == values.count * width, "encode output must hold exactly \(values.count * width) bytes")
+        guard let outBase = output.baseAddress, !values.isEmpty else { return }
+        precondition(Int(bitPattern: outBase) % width == 0, "encode output must be aligned to \(width) bytes")
+        values.withUnsafeBufferPointer { input in
+            // SAFETY: output holds count * width aligned bytes; chunks write disjoint ranges.
+            let out = SharedRawOutput(base: outBase)
+            let source = SharedFloatInput(base: input.baseAddress.unsafelyUnwrapped)
+            Parallel.forEachChunk(count: values.count, chunkSize: chunkElements, threads: threads) { _, range in
+                encodeRun(format, source.base + range.lowerBound, out.base + range.lowerBound * width, range.count)
             }
         }
     }

@@ -78,6 +78,35 @@ struct ReshardTests {
         }
     }
 
+    @Test("Unchanged tensors are copied file to file, byte for byte, across new shard boundaries")
+    func reshardCopy() throws {
+        let folder = TemporaryDirectory()
+        let source = try Checkpoint(opening: Fixtures.path("llama_f32/ft_c"))
+        try Resharder(checkpoint: source, outputDType: nil, threads: 2).write(to: folder.child("out"), maxShardBytes: 100_000, overwrite: false)
+        let written = try Checkpoint(opening: folder.child("out"))
+        #expect(written.shards.count == 2)
+        for name in source.tensorNames {
+            #expect(try written.tensor(named: name).bytes.contentEquals(source.tensor(named: name).bytes), "\(name)")
+        }
+    }
+
+    @Test("Piecewise conversion across piece boundaries equals converting the whole tensor at once")
+    func piecewiseConversion() throws {
+        let count = Resharder.pieceElements * 2 + 5
+        var generator = SeededGenerator(seed: 11)
+        let values = (0..<count).map { _ in Float.random(in: -4...4, using: &generator) }
+        let tensor = try Tensor(float32: values, shape: [count], dtype: .float32)
+        let resharder = Resharder(checkpoint: try Checkpoint(opening: Fixtures.path("llama_f32/base")), outputDType: .float16, threads: 2)
+        var pieces: [UInt8] = []
+        var pieceCount = 0
+        try resharder.convertInPieces(tensor, to: .float16, buffers: Resharder.ConversionBuffers()) { piece in
+            pieces += piece.array
+            pieceCount += 1
+        }
+        #expect(pieceCount == 3)
+        #expect(pieces == (try Tensor(float32: values, shape: [count], dtype: .float16)).bytes.array)
+    }
+
     @Test("Argument validation names the bad flag")
     func validation() {
         #expect(throws: (any Error).self) { try ReshardCommand.parse(["in", "out", "--out-shard-size", "5X"]) }

@@ -22,6 +22,11 @@ public enum Convert {
         }
     }
 
+    /// Decodes elements `elements` of `bytes` into the first `elements.count` slots of `output`.
+    public static func decode(_ bytes: ByteRegion, as format: ScalarFormat, elements: Range<Int>, into output: inout [Float], threads: Int = 1) {
+        output.withUnsafeMutableBufferPointer { decode(bytes, as: format, elements: elements, into: $0, threads: threads) }
+    }
+
     /// Decodes elements `elements` of `bytes` into `output` (which has room for `elements.count`).
     public static func decode(
         _ bytes: ByteRegion, as format: ScalarFormat, elements: Range<Int>,

@@ -30,7 +30,7 @@ struct MalformedSafetensorsTests {
         Case("header length beyond the file", "{}", length: 1000,
              "'P': header length 1000 runs past the end of the file (24 bytes); the file is truncated or not safetensors"),
         Case("huge header length", "{}", length: 200_000_000,
-             "'P': header length 200000000 is outside 1...100000000 bytes (100 MB limit); not a safetensors file?"),
+             "'P': header length 200000000 is outside 2...100000000 bytes (100 MB limit); not a safetensors file?"),
         Case("JSON that is not an object", "[1, 2]", data: [], "'P': header JSON is not an object"),
         Case("invalid JSON", "{\"a\": ", data: [], "'P': header is not valid JSON: "),
         Case("unknown dtype", #"{"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}"#, data: Array(repeating: 0, count: 8),

@@ -135,3 +135,27 @@ struct CheckpointLocatorTests {
         #expect(CheckpointLocator.parseHubReference("a/b/c") == nil && CheckpointLocator.parseHubReference("../x") == nil)
     }
 }
+
+@Suite("config.json")
+struct ModelConfigTests {
+    @Test("Fields are read from the top level or text_config; dtype falls back to torch_dtype")
+    func fields() throws {
+        let text = #"{"architectures":["X"],"torch_dtype":"bfloat16","text_config":{"num_hidden_layers":8,"hidden_size":64,"vocab_size":100}}"#
+        let config = try ModelConfig(parsing: Array(text.utf8), path: "config.json")
+        #expect(config.architectures == ["X"] && config.dtype == "bfloat16")
+        #expect(config.numHiddenLayers == 8 && config.hiddenSize == 64 && config.vocabSize == 100)
+        #expect(config.tieWordEmbeddings == nil && config.modelType == nil)
+    }
+
+    @Test("A boolean, fractional or negative layer count is refused, naming the key")
+    func badValues() {
+        for value in ["true", "2.5", "-1", "\"4\""] {
+            #expect(throws: CheckpointError.invalidConfig(file: "c.json", reason: "\"num_hidden_layers\" is \(value), expected a non-negative integer")) {
+                try ModelConfig(parsing: Array("{\"num_hidden_layers\": \(value)}".utf8), path: "c.json")
+            }
+        }
+        #expect(throws: CheckpointError.invalidConfig(file: "c.json", reason: "not a JSON object")) {
+            try ModelConfig(parsing: Array("[1]".utf8), path: "c.json")
+        }
+    }
+}

@@ -109,7 +109,7 @@ struct Resharder {
     /// so memory stays flat (per-tensor allocations fragmented glibc's heap when worker threads
     /// were active, growing it by hundreds of MB on a 1.7 GB model).
     final class ConversionBuffers {
-        var decoded = [Float](repeating: 0, count: Resharder.pieceElements)
+        lazy var decoded = [Float](repeating: 0, count: Resharder.pieceElements)   // only when converting
         let encoded = ScratchBytes()
     }
 

@@ -26,19 +26,18 @@ public struct ModelConfig: Sendable, Equatable {
     ///
     /// - Throws: ``CheckpointError/invalidConfig(file:reason:)`` when it is not a JSON object.
     public init(parsing bytes: [UInt8], path: String) throws(CheckpointError) {
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: Data(bytes))
-        } catch {
-            throw .invalidConfig(file: path, reason: "not valid JSON: \(SafetensorsHeader.shortReason(error))")
+        let top: [String: Any]
+        switch JSONText.object(from: bytes) {
+        case .success(let parsed): top = parsed
+        case .failure(.invalid(let reason)): throw .invalidConfig(file: path, reason: "not valid JSON: \(reason)")
+        case .failure(.notObject): throw .invalidConfig(file: path, reason: "not a JSON object")
         }
-        guard let top = parsed as? [String: Any] else { throw .invalidConfig(file: path, reason: "not a JSON object") }
         let text = top["text_config"] as? [String: Any] ?? [:]
         func value(_ key: String) -> Any? { top[key] ?? text[key] }
         func integer(_ key: String) throws(CheckpointError) -> Int? {
             guard let raw = value(key), !(raw is NSNull) else { return nil }
-            guard let number = raw as? NSNumber, let exact = Int(exactly: number.doubleValue), exact >= 0 else {
-                throw .invalidConfig(file: path, reason: "\"\(key)\" is \(raw), expected a non-negative integer")
+            guard let exact = JSONText.nonNegativeInteger(raw) else {
+                throw .invalidConfig(file: path, reason: "\"\(key)\" is \(JSONText.describe(raw)), expected a non-negative integer")
             }
             return exact
         }

@@ -6,8 +6,8 @@ import AmalgamCore
 public enum SafetensorsError: AmalgamDiagnostic, Equatable {
     /// Fewer than 8 bytes: no room for the header length.
     case truncated(file: String, size: Int)
-    /// The declared header length is zero or above the limit.
-    case headerTooLarge(file: String, length: UInt64, limit: Int)
+    /// The declared header length is below 2 (the shortest JSON object) or above the limit.
+    case headerLengthOutOfRange(file: String, length: UInt64, limit: Int)
     /// The declared header length runs past the end of the file.
     case headerBeyondFile(file: String, length: UInt64, fileSize: Int)
     /// The header is not valid UTF-8 JSON.
@@ -47,7 +47,7 @@ public enum SafetensorsError: AmalgamDiagnostic, Equatable {
 
     public var location: DiagnosticLocation {
         switch self {
-        case .truncated(let file, _), .headerTooLarge(let file, _, _), .headerBeyondFile(let file, _, _),
+        case .truncated(let file, _), .headerLengthOutOfRange(let file, _, _), .headerBeyondFile(let file, _, _),
              .invalidJSON(let file, _), .headerNotObject(let file), .trailingBytes(let file, _, _),
              .invalidMetadata(let file, _), .invalidIndex(let file, _):
             DiagnosticLocation(file: file)
@@ -77,8 +77,8 @@ public enum SafetensorsError: AmalgamDiagnostic, Equatable {
         switch self {
         case .truncated(let file, let size):
             "'\(file)': truncated: \(size) bytes, a safetensors file needs at least 8 (the header length)"
-        case .headerTooLarge(let file, let length, let limit):
-            "'\(file)': header length \(length) is outside 1...\(limit) bytes (100 MB limit); not a safetensors file?"
+        case .headerLengthOutOfRange(let file, let length, let limit):
+            "'\(file)': header length \(length) is outside 2...\(limit) bytes (100 MB limit); not a safetensors file?"
         case .headerBeyondFile(let file, let length, let fileSize):
             "'\(file)': header length \(length) runs past the end of the file (\(fileSize) bytes); the file is truncated or not safetensors"
         case .invalidJSON(let file, let reason):

@@ -51,7 +51,7 @@ public struct SafetensorsHeader: Sendable {
         guard file.count >= 8 else { throw .truncated(file: path, size: file.count) }
         let declared = file.littleEndianUInt64(at: 0)
         guard declared >= 2, declared <= UInt64(Self.maximumLength) else {
-            throw .headerTooLarge(file: path, length: declared, limit: Self.maximumLength)
+            throw .headerLengthOutOfRange(file: path, length: declared, limit: Self.maximumLength)
         }
         let length = Int(declared)
         guard length <= file.count - 8 else { throw .headerBeyondFile(file: path, length: declared, fileSize: file.count) }
@@ -81,23 +81,11 @@ public struct SafetensorsHeader: Sendable {
     }
 
     private static func parseObject(_ bytes: [UInt8], path: String) throws(SafetensorsError) -> [String: Any] {
-        guard String(validating: bytes, as: UTF8.self) != nil else {
-            throw .invalidJSON(file: path, reason: "not UTF-8")
+        switch JSONText.object(from: bytes) {
+        case .success(let object): return object
+        case .failure(.invalid(let reason)): throw .invalidJSON(file: path, reason: reason)
+        case .failure(.notObject): throw .headerNotObject(file: path)
         }
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
-        } catch {
-            throw .invalidJSON(file: path, reason: Self.shortReason(error))
-        }
-        guard let object = parsed as? [String: Any] else { throw .headerNotObject(file: path) }
-        return object
-    }
-
-    static func shortReason(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if let detail = nsError.userInfo[NSDebugDescriptionErrorKey] as? String { return detail }
-        return "\(error)".split(separator: "\n").first.map(String.init) ?? "unreadable"
     }
 
     private static func parseMetadata(_ value: Any, path: String) throws(SafetensorsError) -> [String: String] {
@@ -108,17 +96,6 @@ public struct SafetensorsHeader: Sendable {
             result[key] = text
         }
         return result
-    }
-
-    /// A JSON number that is a non-negative integer, else nil.
-    static func nonNegativeInteger(_ value: Any) -> Int? {
-        // JSON booleans arrive as NSNumber too; their Objective-C type code is "c".
-        guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else { return nil }
-        let double = number.doubleValue
-        guard double >= 0, double.rounded() == double, double < 9.0e18 else { return nil }
-        let integer = number.int64Value
-        guard integer >= 0, Double(integer) == double else { return nil }
-        return Int(integer)
     }
 
     private static func parseEntry(name: String, value: Any, path: String, dataSize: Int) throws(SafetensorsError) -> TensorInfo {
@@ -134,13 +111,13 @@ public struct SafetensorsHeader: Sendable {
         }
         var dimensions: [Int] = []
         for item in shapeValues {
-            guard let d = nonNegativeInteger(item) else {
+            guard let d = JSONText.nonNegativeInteger(item) else {
                 throw .malformedEntry(file: path, tensor: name, reason: "\"shape\" holds \(item), not a non-negative integer")
             }
             dimensions.append(d)
         }
         guard let offsets = entry["data_offsets"] as? [Any], offsets.count == 2,
-              let begin = nonNegativeInteger(offsets[0]), let end = nonNegativeInteger(offsets[1]) else {
+              let begin = JSONText.nonNegativeInteger(offsets[0]), let end = JSONText.nonNegativeInteger(offsets[1]) else {
             throw .malformedEntry(file: path, tensor: name, reason: "\"data_offsets\" must be two non-negative integers")
         }
         guard begin <= end else {

@@ -26,13 +26,12 @@ public struct ShardIndex: Sendable, Equatable {
     /// - Parameter path: the index file's path, for messages.
     /// - Throws: ``SafetensorsError/invalidIndex(file:reason:)``.
     public init(parsing bytes: [UInt8], path: String) throws(SafetensorsError) {
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: Data(bytes))
-        } catch {
-            throw .invalidIndex(file: path, reason: "not valid JSON: \(SafetensorsHeader.shortReason(error))")
+        let object: [String: Any]
+        switch JSONText.object(from: bytes) {
+        case .success(let parsed): object = parsed
+        case .failure(.invalid(let reason)): throw .invalidIndex(file: path, reason: "not valid JSON: \(reason)")
+        case .failure(.notObject): throw .invalidIndex(file: path, reason: "not a JSON object")
         }
-        guard let object = parsed as? [String: Any] else { throw .invalidIndex(file: path, reason: "not a JSON object") }
         guard let map = object["weight_map"] as? [String: Any] else {
             throw .invalidIndex(file: path, reason: "missing \"weight_map\" object")
         }

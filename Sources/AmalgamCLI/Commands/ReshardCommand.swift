@@ -22,7 +22,7 @@ struct ReshardCommand: ParsableCommand {
     @Argument(help: "Output folder.")
     var output: String
 
-    @Option(name: .customLong("out-shard-size"), help: "Largest shard: bytes, or 500M, 5G, 5GB, 2GiB (default 5G).")
+    @Option(name: .customLong("out-shard-size"), help: "Largest shard: bytes, or 500M, 5G, 5GB, 2GiB.")
     var outShardSize: String = "5G"
 
     @Option(name: .long, help: "Convert floating-point tensors to this dtype (float32, float16, bfloat16, float64).")

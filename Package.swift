@@ -20,6 +20,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // MARK: - Kernels: the audited unsafe/SIMD corner (no dependencies)
@@ -31,14 +32,30 @@ let package = Package(
         // MARK: - Checkpoint formats: safetensors (single, sharded), Hugging Face model folders
         .target(name: "AmalgamIO", dependencies: ["AmalgamCore", "AmalgamKernels"], swiftSettings: strictSettings),
 
-        // (Later layers: AmalgamMerge and AmalgamRecipe, AmalgamExecution, AmalgamInference,
-        //  AmalgamSearch, AmalgamReports. Each arrives as its own target between IO and the CLI.)
+        // MARK: - Merge methods: the protocol, the registry, one file per method family
+        .target(name: "AmalgamMerge", dependencies: ["AmalgamCore"], swiftSettings: strictSettings),
+
+        // MARK: - Recipes: mergekit YAML read as mergekit reads it, validated before any tensor data
+        .target(
+            name: "AmalgamRecipe",
+            dependencies: ["AmalgamCore", "AmalgamMerge", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: - Execution: planner and streaming executor
+        .target(
+            name: "AmalgamExecution",
+            dependencies: ["AmalgamCore", "AmalgamKernels", "AmalgamIO", "AmalgamMerge", "AmalgamRecipe"],
+            swiftSettings: strictSettings
+        ),
+
+        // (Later layers: AmalgamInference, AmalgamSearch, AmalgamReports, each its own target.)
 
         // MARK: - The command line: thin, parses and renders
         .target(
             name: "AmalgamCLI",
             dependencies: [
-                "AmalgamCore", "AmalgamIO", "AmalgamKernels",
+                "AmalgamCore", "AmalgamIO", "AmalgamKernels", "AmalgamMerge", "AmalgamRecipe", "AmalgamExecution",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

@@ -170,6 +170,7 @@ struct ByteCountTests {
         #expect(ByteCount.parse("2GiB") == 2_147_483_648)
         #expect(ByteCount.parse("1.5G") == 1_500_000_000)
         #expect(ByteCount.parse("4096") == 4096)
+        #expect(ByteCount.parse("5B") == 5_000_000_000, "mergekit's B is billion")
         for bad in ["", "G", "5X", "-1G", "0", "1e3", "5 G B"] { #expect(ByteCount.parse(bad) == nil, "\(bad)") }
     }
 }

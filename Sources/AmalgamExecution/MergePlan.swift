@@ -1,0 +1,59 @@
+import AmalgamCore
+import AmalgamIO
+import AmalgamMerge
+import AmalgamRecipe
+
+/// One input tensor of a merge step: which opened checkpoint, which tensor.
+public struct PlannedInput: Sendable, Equatable {
+    /// Index into ``MergePlan/checkpoints``.
+    public let checkpoint: Int
+    public let tensorName: String
+}
+
+/// One output tensor of a merge: its inputs and resolved parameters.
+public struct MergeStep: Sendable {
+    public let name: String
+    public let shape: Shape
+    /// Output dtype (rounded to once).
+    public let dtype: DType
+    public let base: PlannedInput?
+    public let models: [PlannedInput]
+    public let global: [String: ParameterValue]
+    public let perModel: [[String: ParameterValue]]
+    /// Round inputs to this dtype on load (a recipe `dtype` narrower than the stored one), else nil.
+    public let loadRounding: DType?
+
+    /// Bytes written.
+    public var outputBytes: Int { shape.elementCount * dtype.byteWidth }
+}
+
+/// Everything a merge will do, decided from the recipe, config.json files and safetensors
+/// headers alone. No tensor data has been read when a plan exists.
+public struct MergePlan: Sendable {
+    public let recipe: Recipe
+    public let method: any MergeMethod.Type
+    /// The opened inputs, in ``Recipe/modelReferences`` order.
+    public let checkpoints: [Checkpoint]
+    public let tensors: [MergeStep]
+    /// Layers in the output (after slicing).
+    public let outputLayers: Int?
+    /// config.json for the output (updated), if the donor has one.
+    public let outputConfig: [UInt8]?
+    /// Where tokenizer and generation files come from.
+    public let tokenizerDonor: Checkpoint?
+
+    /// Output bytes in all.
+    public var outputBytes: Int { tensors.reduce(0) { $0 + $1.outputBytes } }
+
+    /// Peak working memory of the executor, in bytes: for the largest tensor, every input and the
+    /// output as Float32, plus the method's own working copies (one Float64 task vector per
+    /// model for task-vector methods), plus the encoded output.
+    public var peakMemoryEstimate: Int {
+        tensors.map { tensor in
+            let n = tensor.shape.elementCount
+            let inputs = tensor.models.count + (tensor.base == nil ? 0 : 1)
+            let working = method.baseModel == .required ? tensor.models.count * (8 + 4) * n : 0
+            return (inputs + 1) * 4 * n + working + tensor.outputBytes
+        }.max() ?? 0
+    }
+}

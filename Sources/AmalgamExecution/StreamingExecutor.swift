@@ -1,0 +1,98 @@
+// Executes a MergePlan tensor by tensor: read the inputs (memory-mapped, widened to Float32,
+// rounded to the recipe's compute dtype where it is narrower), run the method, round once to the
+// output dtype, append to the output shard. Only one output tensor's inputs are in memory at a
+// time; the output goes to a staging folder and is moved into place when complete.
+
+import AmalgamCore
+import AmalgamIO
+import AmalgamKernels
+import AmalgamMerge
+import AmalgamRecipe
+import Foundation
+
+/// What the executor reports as it goes.
+public enum MergeProgress: Sendable {
+    case started(tensors: Int, bytes: Int)
+    case tensorDone(index: Int, name: String, bytesDone: Int)
+    case finished(seconds: Double)
+}
+
+/// Runs merge plans.
+public struct StreamingExecutor {
+    public init() {}
+
+    /// Merges `plan` into `output`.
+    ///
+    /// - Throws: ``MergeError``, ``FileError``, ``SafetensorsError``; the output is then left untouched.
+    public func execute(_ plan: MergePlan, output: String, options: MergeOptions,
+                        progress: (MergeProgress) -> Void = { _ in }) throws {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let planned = plan.tensors.map { PlannedTensor(name: $0.name, dtype: $0.dtype, shape: $0.shape) }
+        let writer = try CheckpointWriter(destination: output, tensors: planned, maxShardBytes: options.maxShardBytes, overwrite: options.overwrite)
+        progress(.started(tensors: plan.tensors.count, bytes: plan.outputBytes))
+        var done = 0
+        do {
+            for (index, tensor) in plan.tensors.enumerated() {
+                try merge(tensor, plan: plan, writer: writer, options: options)
+                done += tensor.outputBytes
+                progress(.tensorDone(index: index, name: tensor.name, bytesDone: done))
+            }
+            try writeSideFiles(plan, writer: writer, options: options)
+            try writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+        progress(.finished(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+    }
+
+    private func merge(_ tensor: MergeStep, plan: MergePlan, writer: CheckpointWriter, options: MergeOptions) throws {
+        // Fast path: a passthrough of one unscaled tensor in its own dtype is a file-to-file copy.
+        if plan.method == Passthrough.self, tensor.models.count == 1, tensor.loadRounding == nil,
+           (tensor.perModel.first?["scale"]?.number ?? 1) == 1 {
+            let input = tensor.models[0]
+            let checkpoint = plan.checkpoints[input.checkpoint]
+            if checkpoint.info(input.tensorName)?.dtype == tensor.dtype, input.tensorName == tensor.name {
+                try writer.copy(tensor.name, from: checkpoint)
+                return
+            }
+            if checkpoint.info(input.tensorName)?.dtype == tensor.dtype {
+                try writer.write(tensor.name, try checkpoint.tensor(named: input.tensorName))
+                return
+            }
+        }
+        let inputs = MergeInputs(base: try tensor.base.map { try load($0, plan: plan, rounding: tensor.loadRounding, threads: options.threads) },
+                                 models: try tensor.models.map { try load($0, plan: plan, rounding: tensor.loadRounding, threads: options.threads) },
+                                 shape: tensor.shape)
+        let context = MergeContext(tensorName: tensor.name, global: tensor.global, perModel: tensor.perModel, seed: options.seed, threads: options.threads)
+        let values = try plan.method.merge(inputs, context: context)
+        try writer.write(tensor.name, try Tensor(float32: values, shape: tensor.shape, dtype: tensor.dtype, threads: options.threads))
+    }
+
+    /// An input widened to Float32, first rounded to `rounding` when the recipe computes in a narrower dtype.
+    private func load(_ input: PlannedInput, plan: MergePlan, rounding: DType?, threads: Int) throws -> [Float] {
+        let tensor = try plan.checkpoints[input.checkpoint].tensor(named: input.tensorName)
+        let values = tensor.float32Values(threads: threads)
+        guard let rounding, tensor.dtype != rounding, tensor.dtype.byteWidth >= rounding.byteWidth else { return values }
+        return Convert.decode(Convert.encode(values, as: rounding.format, threads: threads).region, as: rounding.format, threads: threads)
+    }
+
+    /// config.json, tokenizer files, the recipe, the model card.
+    private func writeSideFiles(_ plan: MergePlan, writer: CheckpointWriter, options: MergeOptions) throws {
+        if let config = plan.outputConfig { try writer.addFile(named: "config.json", contents: config) }
+        var written: Set<String> = ["config.json"]
+        if options.copyTokenizer, let donor = plan.tokenizerDonor, case .folder(let folder) = donor.source {
+            for name in donor.auxiliaryFiles where !(name == "chat_template.jinja" && plan.recipe.chatTemplate != nil) {
+                try writer.copyFile(from: (folder as NSString).appendingPathComponent(name), as: name)
+                written.insert(name)
+            }
+        }
+        if let template = plan.recipe.chatTemplate {
+            try writer.addFile(named: "chat_template.jinja", contents: Array(template.utf8))
+        }
+        try writer.addFile(named: "amalgam-recipe.yaml", contents: Array(plan.recipe.text.utf8))
+        if options.writeModelCard {
+            try writer.addFile(named: "README.md", contents: Array(ModelCard(plan: plan, outputName: (writer.destination as NSString).lastPathComponent).text.utf8))
+        }
+    }
+}

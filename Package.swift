@@ -85,6 +85,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "AmalgamMergeTests",
+            dependencies: ["AmalgamMerge", "AmalgamCore", "AmalgamTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AmalgamRecipeTests",
+            dependencies: ["AmalgamRecipe", "AmalgamMerge", "AmalgamCore", "AmalgamTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AmalgamExecutionTests",
+            dependencies: ["AmalgamExecution", "AmalgamRecipe", "AmalgamMerge", "AmalgamIO", "AmalgamCore", "AmalgamKernels", "AmalgamTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "AmalgamCLITests",
             dependencies: ["AmalgamCLI", "AmalgamIO", "AmalgamCore", "AmalgamKernels", "AmalgamTestSupport"],
             swiftSettings: strictSettings

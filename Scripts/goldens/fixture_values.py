@@ -4,7 +4,7 @@ For every tensor of each fixture checkpoint: dtype, shape, the float64 sum and s
 values, and its first and last element. Run from the repository root with a venv that has
 safetensors, numpy and torch (for bf16):
 
-    python Scripts/goldens/fixture_values.py > Tests/AmalgamIOTests/Fixtures/expected-values.json
+    python Scripts/goldens/fixture_values.py > Tests/Fixtures/io-expected-values.json
 """
 import json
 import os
@@ -13,7 +13,7 @@ import sys
 import numpy as np
 from safetensors import safe_open
 
-ROOT = "Tests/AmalgamIOTests/Fixtures"
+ROOT = "Tests/Fixtures/mergekit/models"
 CHECKPOINTS = ["llama_f32/base", "llama_f32/ft_c", "llama_bf16/base"]
 
 out = {}

@@ -19,7 +19,7 @@ struct ExpectedTensor: Decodable {
 @Suite("Reading checkpoints written by the Python reference library")
 struct SafetensorsReadTests {
     static let expected: [String: [String: ExpectedTensor]] = {
-        let url = URL(fileURLWithPath: Fixtures.path("expected-values.json"))
+        let url = URL(fileURLWithPath: Fixtures.file("io-expected-values.json"))
         guard let data = try? Data(contentsOf: url),
               let decoded = try? JSONDecoder().decode([String: [String: ExpectedTensor]].self, from: data)
         else { return [:] }

@@ -33,12 +33,21 @@ public final class TemporaryDirectory: @unchecked Sendable {
     }
 }
 
-/// The repository's test fixtures, located from this file (no bundle resources needed).
+/// The repository's test fixtures (`Tests/Fixtures`), located from this file (no bundle resources needed).
 public enum Fixtures {
-    /// `Tests/AmalgamIOTests/Fixtures/<relative>`.
-    public static func path(_ relative: String, filePath: String = #filePath) -> String {
-        let tests = URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent()
-        return tests.appendingPathComponent("AmalgamIOTests/Fixtures").appendingPathComponent(relative).path
+    /// `Tests/Fixtures`.
+    public static func root(filePath: String = #filePath) -> String {
+        URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Fixtures").path
+    }
+
+    /// A model folder of the mergekit fixture set: `Tests/Fixtures/mergekit/models/<relative>`.
+    public static func path(_ relative: String) -> String {
+        (root() as NSString).appendingPathComponent("mergekit/models/\(relative)")
+    }
+
+    /// Any file or folder under `Tests/Fixtures`.
+    public static func file(_ relative: String) -> String {
+        (root() as NSString).appendingPathComponent(relative)
     }
 
     /// The repository root.

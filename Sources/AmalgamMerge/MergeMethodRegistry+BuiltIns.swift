@@ -3,6 +3,9 @@ extension MergeMethodRegistry {
     public static let builtIn = MergeMethodRegistry([
         Linear.self,
         SLERP.self,
+        NuSLERP.self,
+        MultiSLERP.self,
+        Karcher.self,
         TaskArithmetic.self,
         TIES.self,
         DARETIES.self,
@@ -12,7 +15,11 @@ extension MergeMethodRegistry {
         DELLA.self,
         DELLALinear.self,
         ModelStock.self,
+        SCE.self,
         NearSwap.self,
+        ArceeFusion.self,
+        RAM.self,
+        RAMPlusTL.self,
         Passthrough.self,
     ])
 }

@@ -166,6 +166,22 @@ struct MethodTests {
         #expect(out[0] == 0.05 && abs(out[1] - 0.1) < 1e-7)
     }
 
+    @Test("ram: unique changes kept, shared ones averaged, tiny ones ignored; ramplus_tl scales unique ones")
+    func ram() throws {
+        // base 0; τ1 = [1, 2, 0, 1e-6], τ2 = [0, 4, 0, 0]: pos0 unique → 1; pos1 shared → 3; pos2 none; pos3 below ε.
+        let inputs = MergeInputs(base: [0, 0, 0, 0], models: [[1, 2, 0, 1e-6], [0, 4, 0, 0]], shape: [4])
+        #expect(try RAM.merge(inputs, context: context(RAM.self, perModel: [[:], [:]])) == [1, 3, 0, 0])
+        // Model 1: 1 shared, 1 unique → ρ = 1, λ = 1 + 0.1·min(1, 0.2) = 1.02; unique pos0 → 1.02.
+        let plus = try RAMPlusTL.merge(inputs, context: context(RAMPlusTL.self, perModel: [[:], [:]]))
+        #expect(abs(plus[0] - 1.02) < 1e-6 && plus[1] == 3)
+    }
+
+    @Test("karcher of two orthogonal unit vectors is the 45° unit vector")
+    func karcher() throws {
+        let out = try Karcher.merge(MergeInputs(base: nil, models: [[1, 0], [0, 1]], shape: [2]), context: context(Karcher.self, perModel: [[:], [:]]))
+        #expect(abs(out[0] - Float(0.5).squareRoot()) < 1e-6 && abs(out[1] - Float(0.5).squareRoot()) < 1e-6)
+    }
+
     @Test("The registry suggests the closest name")
     func registry() {
         #expect(MergeMethodRegistry.builtIn.suggestion(for: "dare-ties") == "dare_ties")

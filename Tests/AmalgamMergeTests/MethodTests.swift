@@ -133,16 +133,38 @@ struct MethodTests {
         #expect(small < 250 && large > 750, "small \(small), large \(large)")
     }
 
-    @Test("quickselect returns the k-th smallest")
-    func quickselectWorks() {
-        var generator = SeededGenerator(seed: 1)
-        for n in [1, 2, 7, 100, 1001] {
-            let values = (0..<n).map { _ in Float(Int.random(in: 0...50, using: &generator)) }
-            let sorted = values.sorted()
-            for k in [0, n / 2, n - 1] {
-                var scratch = values
-                #expect(quickselect(&scratch, k) == sorted[k])
+    @Test("The two-pass rank selection finds the exact ascending rank, ties by index", arguments: [1, 2, 7, 100, 1001])
+    func rankSelection(n: Int) {
+        var generator = SeededGenerator(seed: UInt64(n))
+        let values = (0..<n).map { _ in Float(Int.random(in: 0...50, using: &generator)) * 0.125 }
+        let sorted = values.sorted()
+        let chunk = ChunkInputs(range: 0..<n, base: nil, models: [values])
+        let scanner = TensorScanner { body in [body(chunk)] }
+        for rank in Set([0, n / 2, n - 1]) {
+            let t = MagnitudeSelection.threshold(rank: rank, scan: scanner, magnitude: { $0.models[0] })
+            #expect(t.value == sorted[rank])
+            #expect(t.below == sorted.filter { $0 < sorted[rank] }.count && t.equal == sorted.filter { $0 == sorted[rank] }.count)
+        }
+    }
+
+    @Test("Chunked trimming equals whole-tensor trimming whatever the chunking (ties straddling chunks)")
+    func chunkedTrimming() {
+        var generator = SeededGenerator(seed: 21)
+        let n = 10_000
+        let values = (0..<n).map { _ in Float(Int.random(in: -8...8, using: &generator)) }   // heavy ties
+        var whole = values
+        Sparsification.magnitude.apply(to: &whole, density: 0.37, gamma: 0, epsilon: 0, rescale: false, rowLength: n, random: SeededRandom(seed: 0, stream: ""))
+        for size in [97, 999, 4096] {
+            let chunks = stride(from: 0, to: n, by: size).map { ChunkInputs(range: $0..<min($0 + size, n), base: nil, models: [Array(values[$0..<min($0 + size, n)])]) }
+            let scanner = TensorScanner { body in chunks.map(body) }
+            let plan = Sparsification.magnitude.plan(count: n, density: 0.37, gamma: 0, epsilon: 0, rowLength: n, random: SeededRandom(seed: 0, stream: ""),
+                                                     scan: scanner, magnitude: { $0.models[0].map { abs($0) } })
+            var chunked: [Float] = []
+            for chunk in chunks {
+                let keep = plan.keep(chunk.models[0], start: chunk.range.lowerBound)
+                chunked += chunk.models[0].indices.map { keep[$0] ? chunk.models[0][$0] : 0 }
             }
+            #expect(chunked == whole, "chunk size \(size)")
         }
     }
 

@@ -40,12 +40,12 @@ public enum SCE: MergeMethod {
             }
             let nonzero = variance.filter { $0 != 0 }.count
             let keep = Int(Double(nonzero) * topk)
-            var marker = variance.map { _ in Float(1) }
-            // Zero marks for every position outside the top `keep` variances.
-            var ranked = variance
-            keepRankRange(&ranked, dropSmallest: n - keep, dropLargest: 0)
-            for j in 0..<n where ranked[j] == 0 || keep == 0 { marker[j] = 0 }
-            for i in 0..<m { for j in 0..<n where marker[j] == 0 { tau[i][j] = 0 } }
+            // Keep the `keep` largest variances (ties by index), zero every model elsewhere.
+            let chunk = ChunkInputs(range: 0..<n, base: nil, models: [variance])
+            let window = RankWindow.make(count: n, dropLow: n - keep, dropHigh: 0, scan: TensorScanner { body in [body(chunk)] },
+                                         magnitude: { $0.models[0] })
+            let kept = window.keep(variance, chunkStart: 0)
+            for i in 0..<m { for j in 0..<n where !kept[j] { tau[i][j] = 0 } }
         }
         var weights = tau.map { t in t.reduce(0) { $0 + $1 * $1 } / Double(max(n, 1)) }
         let total = weights.reduce(0, +)

@@ -11,12 +11,14 @@
 //      without:  merged = Σ_i W_i,  divisor = Σ_i w_i          (|divisor| < 1e-8 → 1)
 //   5. merged ← merged / divisor when `normalize`;  merged ← λ·merged
 //   6. out = B + merged
-// Everything is computed in Float64 per element from Float32 inputs and rounded once.
+// Per element in Float64 from Float32 inputs, rounded once. Chunked: magnitude cuts and L1 norms
+// come from streaming passes (ChunkedMerge.swift), then every chunk is merged independently.
 //
 // Differences from mergekit (docs/methods.md): a density that keeps 0 elements zeroes the delta
 // instead of crashing; breadcrumbs with ⌊γ·n⌋ = 0 drops no top elements instead of wiping the
 // delta; the L1 rescale is computed in Float64 (no fp16 overflow); DARE/DELLA draw from the
-// counter-based SeededRandom keyed by (seed, tensor, model), so results do not depend on threads.
+// counter-based SeededRandom keyed by (seed, tensor, model, element), so results do not depend on
+// threads, chunking or tensor order.
 
 import AmalgamCore
 
@@ -42,49 +44,89 @@ enum GeneralizedTaskArithmetic {
         ]
     }
 
-    static func merge(_ inputs: MergeInputs, context: MergeContext, configuration: TaskArithmeticConfiguration,
-                      method: String) throws(MergeError) -> [Float] {
-        guard let base = inputs.base else {
-            throw .badInputs(tensor: context.tensorName, method: method, reason: "needs a base model")
+    static func prepare(scan: TensorScanner, count n: Int, shape: Shape, hasBase: Bool, context: MergeContext,
+                        configuration: TaskArithmeticConfiguration, method: String) throws(MergeError) -> any ChunkKernel {
+        guard hasBase else { throw .badInputs(tensor: context.tensorName, method: method, reason: "needs a base model") }
+        let models = context.perModel.count
+        let rowLength = shape.rank >= 2 ? shape.dimensions.dropFirst().reduce(1, *) : max(n, 1)
+        var plans: [SparsificationPlan] = []
+        for i in 0..<models {
+            plans.append(configuration.sparsification.plan(
+                count: n, density: context.number("density", model: i) ?? 1, gamma: context.number("gamma", model: i) ?? 0,
+                epsilon: context.number("epsilon", model: i) ?? 0, rowLength: rowLength, random: context.random(model: i), scan: scan,
+                magnitude: { chunk in taskVector(chunk, model: i).map { abs($0) } }))
         }
-        if inputs.models.isEmpty { return base }
+        var factors = [Double](repeating: 1, count: models)
         let rescale = context.flag("rescale") ?? configuration.defaultRescale
-        let rowLength = inputs.shape.rank >= 2 ? inputs.shape.dimensions.dropFirst().reduce(1, *) : max(base.count, 1)
-        var weighted: [[Double]] = []
-        var weights: [Double] = []
-        for (i, model) in inputs.models.enumerated() {
-            var delta = [Float](repeating: 0, count: base.count)
-            for j in delta.indices { delta[j] = model[j] - base[j] }
-            configuration.sparsification.apply(
-                to: &delta, density: context.number("density", model: i) ?? 1, gamma: context.number("gamma", model: i) ?? 0,
-                epsilon: context.number("epsilon", model: i) ?? 0, rescale: rescale, rowLength: rowLength,
-                random: context.random(model: i))
-            let w = context.number("weight", model: i) ?? 0
-            weights.append(w)
-            weighted.append(delta.map { w * Double($0) })
-        }
-        let normalize = context.flag("normalize") ?? configuration.defaultNormalize
-        let lambda = context.number("lambda") ?? 1
-        var out = [Float](repeating: 0, count: base.count)
-        for j in out.indices {
-            var merged = 0.0, divisor = 0.0
-            if configuration.consensus {
-                var total = 0.0
-                for w in weighted { total += w[j] }
-                let positive = total >= 0
-                for (w, weight) in zip(weighted, weights) where w[j] != 0 && (w[j] > 0) == positive {
-                    merged += w[j]
-                    divisor += weight
+        if rescale && configuration.sparsification != .none {
+            let frozen = plans
+            let sums = scan.sum { chunk in
+                var out = [Double](repeating: 0, count: 2 * frozen.count)
+                for (i, plan) in frozen.enumerated() {
+                    let delta = taskVector(chunk, model: i)
+                    let keep = plan.keep(delta, start: chunk.range.lowerBound)
+                    for j in delta.indices {
+                        out[2 * i] += Double(abs(delta[j]))
+                        if keep[j] { out[2 * i + 1] += Double(abs(delta[j])) }
+                    }
                 }
-                if divisor == 0 { divisor = 1 }
-            } else {
-                for w in weighted { merged += w[j] }
-                divisor = weights.reduce(0, +)
-                if abs(divisor) < 1e-8 { divisor = 1 }
+                return out
             }
-            if normalize { merged /= divisor }
-            out[j] = Float(Double(base[j]) + lambda * merged)
+            for i in 0..<models where sums[2 * i] >= 1e-7 && sums[2 * i + 1] >= 1e-7 { factors[i] = sums[2 * i] / sums[2 * i + 1] }
         }
-        return out
+        return Kernel(plans: plans, factors: factors, weights: (0..<models).map { context.number("weight", model: $0) ?? 0 },
+                      consensus: configuration.consensus, normalize: context.flag("normalize") ?? configuration.defaultNormalize,
+                      lambda: context.number("lambda") ?? 1)
+    }
+
+    /// δ_i of one chunk.
+    static func taskVector(_ chunk: ChunkInputs, model i: Int) -> [Float] {
+        let x = chunk.models[i]
+        guard let b = chunk.base else { return x }
+        var delta = [Float](repeating: 0, count: x.count)
+        for j in delta.indices { delta[j] = x[j] - b[j] }
+        return delta
+    }
+
+    struct Kernel: ChunkKernel {
+        let plans: [SparsificationPlan]
+        let factors: [Double]
+        let weights: [Double]
+        let consensus: Bool
+        let normalize: Bool
+        let lambda: Double
+
+        func merge(_ chunk: ChunkInputs) -> [Float] {
+            guard let base = chunk.base else { return [] }
+            let n = base.count
+            var weighted: [[Double]] = []
+            for (i, plan) in plans.enumerated() {
+                let delta = taskVector(chunk, model: i)
+                let keep = plan.keep(delta, start: chunk.range.lowerBound)
+                let scale = weights[i] * factors[i]
+                weighted.append((0..<n).map { keep[$0] ? scale * Double(delta[$0]) : 0 })
+            }
+            let weightSum = weights.reduce(0, +)
+            var out = [Float](repeating: 0, count: n)
+            for j in 0..<n {
+                var merged = 0.0, divisor = 0.0
+                if consensus {
+                    var total = 0.0
+                    for w in weighted { total += w[j] }
+                    let positive = total >= 0
+                    for (w, weight) in zip(weighted, weights) where w[j] != 0 && (w[j] > 0) == positive {
+                        merged += w[j]
+                        divisor += weight
+                    }
+                    if divisor == 0 { divisor = 1 }
+                } else {
+                    for w in weighted { merged += w[j] }
+                    divisor = abs(weightSum) < 1e-8 ? 1 : weightSum
+                }
+                if normalize { merged /= divisor }
+                out[j] = Float(Double(base[j]) + lambda * merged)
+            }
+            return out
+        }
     }
 }

@@ -1,15 +1,15 @@
 // Sparsification of task vectors, per tensor (mergekit's sparsify.py semantics, our code).
 //
-// - magnitude (TIES): keep the k = ⌊density·n⌋ largest |δ|. Linear-time selection of the k-th
-//   largest magnitude, then a pass that keeps everything above it and, among exact ties at it,
-//   the lowest indices (a deterministic rule; mergekit's unstable sort picks arbitrarily).
+// - magnitude (TIES): keep the k = ⌊density·n⌋ largest |δ|.
 // - magnitudeOutliers (Model Breadcrumbs, arXiv 2312.06795): drop the n_top = ⌊γ·n⌋ largest and
 //   the n_bot = n − ⌊density·n⌋ − n_top smallest |δ| (n_bot < 0 moves into n_top: density wins).
-// - random (DARE, arXiv 2311.03099): keep each element with probability `density`.
+// - random (DARE, arXiv 2311.03099): keep element j when u(seed, tensor, model, j) < density.
 // - dellaMagprune (DELLA, arXiv 2406.11617): per row, rank |δ| ascending, r = (rank−1)/(n−1),
-//   keep with probability (density − ε) + 2ε·r.
-// Rescaling (DARE, DELLA by default): multiply the kept elements by Σ|δ| / Σ|kept| (L1 match),
-// skipped when either norm is below 1e-7.
+//   keep when u(…, j) < (density − ε) + 2ε·r.
+// Magnitude cuts are exact ranks in (|δ|, index) order (MagnitudeThreshold.swift): ties at a cut
+// go by index, deterministically (mergekit's unstable sort picks arbitrarily among ties).
+// Rescaling (DARE, DELLA by default): the kept elements are multiplied by Σ|δ| / Σ|kept|
+// (L1 match), skipped when either norm is below 1e-7; both sums in Float64.
 
 import AmalgamCore
 
@@ -21,22 +21,13 @@ enum Sparsification: Sendable {
     case random
     case dellaMagprune
 
-    /// Applies the rule in place; returns nothing, zeroing dropped elements.
-    ///
-    /// - Parameters:
-    ///   - delta: the task vector (flattened tensor).
-    ///   - rowLength: elements per row (DELLA works row-wise).
-    func apply(to delta: inout [Float], density: Double, gamma: Double, epsilon: Double, rescale: Bool,
-               rowLength: Int, random: SeededRandom) {
-        let n = delta.count
-        guard n > 0 else { return }
-        let original = rescale ? l1Norm(delta) : 0
+    /// The keep rule of one model's task vector for one tensor, ready to apply chunk by chunk.
+    func plan(count n: Int, density: Double, gamma: Double, epsilon: Double, rowLength: Int, random: SeededRandom,
+              scan: TensorScanner, magnitude: @escaping @Sendable (ChunkInputs) -> [Float]) -> SparsificationPlan {
+        var window: RankWindow?
         switch self {
-        case .none:
-            return
-        case .magnitude:
-            guard density < 1 else { return }
-            keepRankRange(&delta, dropSmallest: n - Int(density * Double(n)), dropLargest: 0)
+        case .magnitude where density < 1:
+            window = RankWindow.make(count: n, dropLow: n - Int(density * Double(n)), dropHigh: 0, scan: scan, magnitude: magnitude)
         case .magnitudeOutliers:
             let keep = min(n, Int(density * Double(n)))
             var top = Int(gamma * Double(n))
@@ -45,20 +36,67 @@ enum Sparsification: Sendable {
                 top += bottom
                 bottom = 0
             }
-            keepRankRange(&delta, dropSmallest: bottom, dropLargest: max(top, 0))
-        case .random:
-            guard density < 1 else { return }
-            for j in delta.indices where random.uniformDouble(at: j) >= density { delta[j] = 0 }
-        case .dellaMagprune:
-            guard density < 1 else { return }
-            dellaPrune(&delta, density: density, epsilon: epsilon, rowLength: rowLength, random: random)
+            window = RankWindow.make(count: n, dropLow: bottom, dropHigh: max(top, 0), scan: scan, magnitude: magnitude)
+        default:
+            break
         }
-        if rescale {
-            let kept = l1Norm(delta)
-            if original >= 1e-7 && kept >= 1e-7 {
-                let factor = original / kept
-                for j in delta.indices { delta[j] = Float(Double(delta[j]) * factor) }
+        return SparsificationPlan(rule: self, density: density, epsilon: epsilon, rowLength: max(rowLength, 1), random: random, window: window)
+    }
+
+    /// Whole-tensor form: zeroes dropped elements of `delta` in place, then L1-rescales when asked.
+    func apply(to delta: inout [Float], density: Double, gamma: Double, epsilon: Double, rescale: Bool, rowLength: Int, random: SeededRandom) {
+        let values = delta
+        let chunk = ChunkInputs(range: 0..<values.count, base: nil, models: [values])
+        let scanner = TensorScanner { body in [body(chunk)] }
+        let plan = plan(count: values.count, density: density, gamma: gamma, epsilon: epsilon, rowLength: rowLength, random: random,
+                        scan: scanner, magnitude: { chunk in chunk.models[0].map { abs($0) } })
+        let keep = plan.keep(values, start: 0)
+        var kept = 0.0, total = 0.0
+        for j in delta.indices {
+            total += Double(abs(values[j]))
+            if keep[j] { kept += Double(abs(values[j])) } else { delta[j] = 0 }
+        }
+        if rescale, total >= 1e-7, kept >= 1e-7 {
+            let factor = total / kept
+            for j in delta.indices { delta[j] = Float(Double(delta[j]) * factor) }
+        }
+    }
+}
+
+/// One model's keep rule for one tensor.
+struct SparsificationPlan: Sendable {
+    let rule: Sparsification
+    let density: Double
+    let epsilon: Double
+    let rowLength: Int
+    let random: SeededRandom
+    let window: RankWindow?
+
+    /// Keep flags for the task-vector values `delta` of elements `start ..< start + delta.count`.
+    /// For DELLA the chunk must start and end on row boundaries.
+    func keep(_ delta: [Float], start: Int) -> [Bool] {
+        switch rule {
+        case .none:
+            return [Bool](repeating: true, count: delta.count)
+        case .magnitude, .magnitudeOutliers:
+            return window?.keep(delta.map { abs($0) }, chunkStart: start) ?? [Bool](repeating: true, count: delta.count)
+        case .random:
+            guard density < 1 else { return [Bool](repeating: true, count: delta.count) }
+            return delta.indices.map { random.uniformDouble(at: start + $0) < density }
+        case .dellaMagprune:
+            guard density < 1 else { return [Bool](repeating: true, count: delta.count) }
+            var flags = [Bool](repeating: false, count: delta.count)
+            for rowStart in stride(from: 0, to: delta.count, by: rowLength) {
+                let row = rowStart..<min(rowStart + rowLength, delta.count)
+                let order = row.sorted { (abs(delta[$0]), $0) < (abs(delta[$1]), $1) }
+                let span = Double(max(order.count - 1, 1))
+                for (rank, j) in order.enumerated() {
+                    let r = order.count > 1 ? Double(rank) / span : 0
+                    let probability = (density - epsilon) + 2 * epsilon * min(max(r, 0), 1)
+                    flags[j] = random.uniformDouble(at: start + j) < probability
+                }
             }
+            return flags
         }
     }
 }
@@ -68,100 +106,4 @@ func l1Norm(_ values: [Float]) -> Double {
     var sum = 0.0
     for v in values { sum += Double(abs(v)) }
     return sum
-}
-
-/// Zeroes the `dropSmallest` smallest and `dropLargest` largest magnitudes; ties at either cut
-/// are resolved by index (the lower index counts as the smaller), so exactly that many go.
-func keepRankRange(_ delta: inout [Float], dropSmallest: Int, dropLargest: Int) {
-    let n = delta.count
-    let low = max(0, min(dropSmallest, n))
-    let high = max(low, n - max(0, dropLargest))
-    if low == 0 && high == n { return }
-    if low >= high {
-        for j in delta.indices { delta[j] = 0 }
-        return
-    }
-    let magnitudes = delta.map { abs($0) }
-    // Keep ranks [low, high) in ascending (magnitude, index) order.
-    var keep = [Bool](repeating: true, count: n)
-    if low > 0 { markRank(magnitudes, count: low, smallest: true, into: &keep) }
-    if high < n { markRank(magnitudes, count: n - high, smallest: false, into: &keep) }
-    for j in delta.indices where !keep[j] { delta[j] = 0 }
-}
-
-/// Marks (sets false) the `count` smallest (or largest) magnitudes in (value, index) order.
-private func markRank(_ magnitudes: [Float], count: Int, smallest: Bool, into keep: inout [Bool]) {
-    // The threshold is the count-th smallest (or largest) value: linear-time selection.
-    var scratch = magnitudes
-    let k = smallest ? count - 1 : magnitudes.count - count
-    let threshold = quickselect(&scratch, k)
-    var strictly = 0
-    for m in magnitudes where smallest ? m < threshold : m > threshold { strictly += 1 }
-    var tiesToTake = count - strictly
-    if smallest {
-        for j in magnitudes.indices {
-            if magnitudes[j] < threshold {
-                keep[j] = false
-            } else if magnitudes[j] == threshold && tiesToTake > 0 {
-                keep[j] = false
-                tiesToTake -= 1
-            }
-        }
-    } else {
-        // Among ties at the top cut, the higher indices rank larger: take them from the end.
-        for j in magnitudes.indices.reversed() {
-            if magnitudes[j] > threshold {
-                keep[j] = false
-            } else if magnitudes[j] == threshold && tiesToTake > 0 {
-                keep[j] = false
-                tiesToTake -= 1
-            }
-        }
-    }
-}
-
-/// The k-th smallest value (0-based) of `values` (reordered), in expected linear time
-/// (Hoare's selection with median-of-three pivots). No NaNs expected: magnitudes of finite deltas.
-func quickselect(_ values: inout [Float], _ k: Int) -> Float {
-    precondition(k >= 0 && k < values.count, "quickselect rank \(k) outside \(values.count)")
-    var lo = 0, hi = values.count - 1
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2
-        // median of three as pivot
-        let a = values[lo], b = values[mid], c = values[hi]
-        let pivot = max(min(a, b), min(max(a, b), c))
-        var i = lo, j = hi
-        while i <= j {
-            while values[i] < pivot { i += 1 }
-            while values[j] > pivot { j -= 1 }
-            if i <= j {
-                values.swapAt(i, j)
-                i += 1
-                j -= 1
-            }
-        }
-        if k <= j {
-            hi = j
-        } else if k >= i {
-            lo = i
-        } else {
-            return values[k]
-        }
-    }
-    return values[k]
-}
-
-/// DELLA's rank-dependent random drop, row by row.
-private func dellaPrune(_ delta: inout [Float], density: Double, epsilon: Double, rowLength: Int, random: SeededRandom) {
-    let length = max(1, rowLength)
-    for rowStart in stride(from: 0, to: delta.count, by: length) {
-        let row = rowStart..<min(rowStart + length, delta.count)
-        let order = row.sorted { (abs(delta[$0]), $0) < (abs(delta[$1]), $1) }   // ascending magnitude
-        let span = Double(max(order.count - 1, 1))
-        for (rank, j) in order.enumerated() {
-            let r = order.count > 1 ? Double(rank) / span : 0
-            let keep = (density - epsilon) + 2 * epsilon * min(max(r, 0), 1)
-            if random.uniformDouble(at: j) >= keep { delta[j] = 0 }
-        }
-    }
 }

@@ -3,7 +3,7 @@
 import AmalgamCore
 
 /// task_arithmetic: B + λ Σ w_i δ_i (Ilharco et al. 2023, arXiv 2212.04089).
-public enum TaskArithmetic: MergeMethod {
+public enum TaskArithmetic: ChunkedMergeMethod {
     static let configuration = TaskArithmeticConfiguration(sparsification: .none, consensus: false, defaultNormalize: false, defaultRescale: false)
     public static let name = "task_arithmetic"
     public static let summary = "Base plus the weighted sum of task vectors, scaled by lambda."
@@ -11,12 +11,15 @@ public enum TaskArithmetic: MergeMethod {
     public static let modelCount = ModelCount.atLeast(1)
     public static let parameters = GeneralizedTaskArithmetic.parameters(configuration)
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        try GeneralizedTaskArithmetic.merge(inputs, context: context, configuration: configuration, method: name)
+        try mergeWhole(inputs, context: context)
+    }
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        try GeneralizedTaskArithmetic.prepare(scan: scan, count: count, shape: shape, hasBase: hasBase, context: context, configuration: configuration, method: name)
     }
 }
 
 /// ties: magnitude trim, sign election, disjoint (weighted) mean (Yadav et al. 2023, arXiv 2306.01708).
-public enum TIES: MergeMethod {
+public enum TIES: ChunkedMergeMethod {
     static let configuration = TaskArithmeticConfiguration(sparsification: .magnitude, consensus: true, defaultNormalize: true, defaultRescale: false)
     public static let name = "ties"
     public static let summary = "Trim task vectors to their largest magnitudes, elect signs, average the agreeing values."
@@ -24,12 +27,15 @@ public enum TIES: MergeMethod {
     public static let modelCount = ModelCount.atLeast(1)
     public static let parameters = GeneralizedTaskArithmetic.parameters(configuration)
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        try GeneralizedTaskArithmetic.merge(inputs, context: context, configuration: configuration, method: name)
+        try mergeWhole(inputs, context: context)
+    }
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        try GeneralizedTaskArithmetic.prepare(scan: scan, count: count, shape: shape, hasBase: hasBase, context: context, configuration: configuration, method: name)
     }
 }
 
 /// dare_ties: random drop with L1 rescale, then TIES sign consensus (Yu et al. 2024, arXiv 2311.03099).
-public enum DARETIES: MergeMethod {
+public enum DARETIES: ChunkedMergeMethod {
     static let configuration = TaskArithmeticConfiguration(sparsification: .random, consensus: true, defaultNormalize: false, defaultRescale: true)
     public static let name = "dare_ties"
     public static let summary = "Randomly drop task-vector elements (rescaled), then TIES sign consensus. Seeded."
@@ -37,12 +43,15 @@ public enum DARETIES: MergeMethod {
     public static let modelCount = ModelCount.atLeast(1)
     public static let parameters = GeneralizedTaskArithmetic.parameters(configuration)
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        try GeneralizedTaskArithmetic.merge(inputs, context: context, configuration: configuration, method: name)
+        try mergeWhole(inputs, context: context)
+    }
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        try GeneralizedTaskArithmetic.prepare(scan: scan, count: count, shape: shape, hasBase: hasBase, context: context, configuration: configuration, method: name)
     }
 }
 
 /// dare_linear: random drop with L1 rescale, then a plain weighted sum.
-public enum DARELinear: MergeMethod {
+public enum DARELinear: ChunkedMergeMethod {
     static let configuration = TaskArithmeticConfiguration(sparsification: .random, consensus: false, defaultNormalize: false, defaultRescale: true)
     public static let name = "dare_linear"
     public static let summary = "Randomly drop task-vector elements (rescaled), then sum. Seeded."
@@ -50,7 +59,10 @@ public enum DARELinear: MergeMethod {
     public static let modelCount = ModelCount.atLeast(1)
     public static let parameters = GeneralizedTaskArithmetic.parameters(configuration)
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        try GeneralizedTaskArithmetic.merge(inputs, context: context, configuration: configuration, method: name)
+        try mergeWhole(inputs, context: context)
+    }
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        try GeneralizedTaskArithmetic.prepare(scan: scan, count: count, shape: shape, hasBase: hasBase, context: context, configuration: configuration, method: name)
     }
 }
 
@@ -58,7 +70,7 @@ private let gammaSpec = ParameterSpec("gamma", .perModel, default: .number(0.01)
 private let epsilonSpec = ParameterSpec("epsilon", .perModel, default: .number(0.15), range: 0...1, doc: "spread of keep probabilities around density")
 
 /// breadcrumbs: drop the largest and smallest magnitudes, then sum (Davari & Belilovsky 2023, arXiv 2312.06795).
-public enum Breadcrumbs: MergeMethod {
+public enum Breadcrumbs: ChunkedMergeMethod {
     static let configuration = TaskArithmeticConfiguration(sparsification: .magnitudeOutliers, consensus: false, defaultNormalize: false, defaultRescale: false)
     public static let name = "breadcrumbs"
     public static let summary = "Drop the largest (gamma) and smallest magnitudes (keeping density), then sum."
@@ -66,12 +78,15 @@ public enum Breadcrumbs: MergeMethod {
     public static let modelCount = ModelCount.atLeast(1)
     public static let parameters = GeneralizedTaskArithmetic.parameters(configuration, extra: [gammaSpec])
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        try GeneralizedTaskArithmetic.merge(inputs, context: context, configuration: configuration, method: name)
+        try mergeWhole(inputs, context: context)
+    }
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        try GeneralizedTaskArithmetic.prepare(scan: scan, count: count, shape: shape, hasBase: hasBase, context: context, configuration: configuration, method: name)
     }
 }
 
 /// breadcrumbs_ties: breadcrumbs trimming with TIES sign consensus.
-public enum BreadcrumbsTIES: MergeMethod {
+public enum BreadcrumbsTIES: ChunkedMergeMethod {
     static let configuration = TaskArithmeticConfiguration(sparsification: .magnitudeOutliers, consensus: true, defaultNormalize: false, defaultRescale: false)
     public static let name = "breadcrumbs_ties"
     public static let summary = "Breadcrumbs trimming, then TIES sign consensus."
@@ -79,12 +94,15 @@ public enum BreadcrumbsTIES: MergeMethod {
     public static let modelCount = ModelCount.atLeast(1)
     public static let parameters = GeneralizedTaskArithmetic.parameters(configuration, extra: [gammaSpec])
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        try GeneralizedTaskArithmetic.merge(inputs, context: context, configuration: configuration, method: name)
+        try mergeWhole(inputs, context: context)
+    }
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        try GeneralizedTaskArithmetic.prepare(scan: scan, count: count, shape: shape, hasBase: hasBase, context: context, configuration: configuration, method: name)
     }
 }
 
 /// della: magnitude-ranked random drop (rescaled), TIES consensus (Deep et al. 2024, arXiv 2406.11617).
-public enum DELLA: MergeMethod {
+public enum DELLA: ChunkedMergeMethod {
     static let configuration = TaskArithmeticConfiguration(sparsification: .dellaMagprune, consensus: true, defaultNormalize: true, defaultRescale: true)
     public static let name = "della"
     public static let summary = "Drop with probability falling with magnitude rank (rescaled), then TIES consensus. Seeded."
@@ -92,7 +110,10 @@ public enum DELLA: MergeMethod {
     public static let modelCount = ModelCount.atLeast(1)
     public static let parameters = GeneralizedTaskArithmetic.parameters(configuration, extra: [epsilonSpec])
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        try GeneralizedTaskArithmetic.merge(inputs, context: context, configuration: configuration, method: name)
+        try mergeWhole(inputs, context: context)
+    }
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        try GeneralizedTaskArithmetic.prepare(scan: scan, count: count, shape: shape, hasBase: hasBase, context: context, configuration: configuration, method: name)
     }
     public static func validate(global: [String: ParameterValue], perModel: [String: ParameterValue]) -> String? {
         validateDELLA(perModel)
@@ -100,7 +121,7 @@ public enum DELLA: MergeMethod {
 }
 
 /// della_linear: DELLA's drop without sign consensus.
-public enum DELLALinear: MergeMethod {
+public enum DELLALinear: ChunkedMergeMethod {
     static let configuration = TaskArithmeticConfiguration(sparsification: .dellaMagprune, consensus: false, defaultNormalize: false, defaultRescale: true)
     public static let name = "della_linear"
     public static let summary = "DELLA's magnitude-ranked random drop (rescaled), then sum. Seeded."
@@ -108,7 +129,10 @@ public enum DELLALinear: MergeMethod {
     public static let modelCount = ModelCount.atLeast(1)
     public static let parameters = GeneralizedTaskArithmetic.parameters(configuration, extra: [epsilonSpec])
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        try GeneralizedTaskArithmetic.merge(inputs, context: context, configuration: configuration, method: name)
+        try mergeWhole(inputs, context: context)
+    }
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        try GeneralizedTaskArithmetic.prepare(scan: scan, count: count, shape: shape, hasBase: hasBase, context: context, configuration: configuration, method: name)
     }
     public static func validate(global: [String: ParameterValue], perModel: [String: ParameterValue]) -> String? {
         validateDELLA(perModel)

@@ -14,6 +14,9 @@ public struct MergeOptions: Sendable {
     public var writeModelCard = true
     /// Allow inputs whose architectures differ.
     public var allowCrimes = false
+    /// Target elements per chunk for chunked methods (rounded to whole rows): 1 Mi by default,
+    /// 4 MiB of Float32 per input.
+    public var chunkElements = 1 << 20
 
     public init() {}
 }

@@ -61,12 +61,62 @@ public struct StreamingExecutor {
                 return
             }
         }
+        if let chunked = plan.method as? any ChunkedMergeMethod.Type {
+            try mergeChunked(tensor, method: chunked, plan: plan, writer: writer, options: options)
+            return
+        }
         let inputs = MergeInputs(base: try tensor.base.map { try load($0, plan: plan, rounding: tensor.loadRounding, threads: options.threads) },
                                  models: try tensor.models.map { try load($0, plan: plan, rounding: tensor.loadRounding, threads: options.threads) },
                                  shape: tensor.shape)
         let context = MergeContext(tensorName: tensor.name, global: tensor.global, perModel: tensor.perModel, seed: options.seed, threads: options.threads)
         let values = try plan.method.merge(inputs, context: context)
         try writer.write(tensor.name, try Tensor(float32: values, shape: tensor.shape, dtype: tensor.dtype, threads: options.threads))
+    }
+
+    /// Elements per chunk: about `target`, a whole number of rows (DELLA works row by row).
+    public static func chunkSize(for shape: Shape, target: Int = 1 << 20) -> Int {
+        let row = max(shape.rank >= 2 ? shape.dimensions.dropFirst().reduce(1, *) : shape.elementCount, 1)
+        return max(row, target / row * row)
+    }
+
+    /// Statistics passes and the merge, chunk by chunk, on all threads; output in order.
+    private func mergeChunked(_ step: MergeStep, method: any ChunkedMergeMethod.Type, plan: MergePlan, writer: CheckpointWriter,
+                              options: MergeOptions) throws {
+        let n = step.shape.elementCount
+        let size = Self.chunkSize(for: step.shape, target: options.chunkElements)
+        let base = try step.base.map { try plan.checkpoints[$0.checkpoint].tensor(named: $0.tensorName) }
+        let models = try step.models.map { try plan.checkpoints[$0.checkpoint].tensor(named: $0.tensorName) }
+        let rounding = step.loadRounding
+        let load: @Sendable (Range<Int>) -> ChunkInputs = { range in
+            ChunkInputs(range: range, base: base.map { Self.decode($0, range, rounding) }, models: models.map { Self.decode($0, range, rounding) })
+        }
+        let threads = options.threads
+        let scanner = TensorScanner { body in
+            Parallel.mapChunks(count: n, chunkSize: size, threads: threads) { range in body(load(range)) }
+        }
+        let context = MergeContext(tensorName: step.name, global: step.global, perModel: step.perModel, seed: options.seed, threads: threads)
+        let kernel = try method.prepare(scan: scanner, count: n, shape: step.shape, hasBase: base != nil, context: context)
+        let format = step.dtype.format
+        // Merge a window of chunks at a time (two per thread), then emit them in order.
+        let window = size * max(2 * threads, 1)
+        try writer.writePieces(step.name, dtype: step.dtype, shape: step.shape) { emit in
+            for start in stride(from: 0, to: n, by: window) {
+                let end = min(start + window, n)
+                let pieces = Parallel.mapChunks(count: end - start, chunkSize: size, threads: threads) { local in
+                    let range = (start + local.lowerBound)..<(start + local.upperBound)
+                    return Convert.encode(kernel.merge(load(range)), as: format).region
+                }
+                for piece in pieces { try emit(piece) }
+            }
+        }
+    }
+
+    /// Elements `range` of `tensor` as Float32, rounded through `rounding` when narrower.
+    static func decode(_ tensor: Tensor, _ range: Range<Int>, _ rounding: DType?) -> [Float] {
+        var values = [Float](repeating: 0, count: range.count)
+        Convert.decode(tensor.bytes, as: tensor.dtype.format, elements: range, into: &values)
+        guard let rounding, tensor.dtype != rounding, tensor.dtype.byteWidth >= rounding.byteWidth else { return values }
+        return Convert.decode(Convert.encode(values, as: rounding.format).region, as: rounding.format)
     }
 
     /// An input widened to Float32, first rounded to `rounding` when the recipe computes in a narrower dtype.

@@ -13,7 +13,7 @@
 import AmalgamCore
 
 /// Weighted average.
-public enum Linear: MergeMethod {
+public enum Linear: ChunkedMergeMethod {
     public static let name = "linear"
     public static let summary = "Weighted average of the models (Model Soups)."
     public static let baseModel = BaseModelRequirement.unused
@@ -24,7 +24,11 @@ public enum Linear: MergeMethod {
     ]
 
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        let weights = inputs.models.indices.map { context.number("weight", model: $0) ?? 0 }
+        try mergeWhole(inputs, context: context)
+    }
+
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        let weights = context.perModel.indices.map { context.number("weight", model: $0) ?? 0 }
         var divisor = 1.0
         if context.flag("normalize") ?? true {
             divisor = weights.reduce(0, +)
@@ -32,7 +36,12 @@ public enum Linear: MergeMethod {
                 throw .numeric(tensor: context.tensorName, method: name, reason: "weights sum to 0, cannot normalize")
             }
         }
-        return weightedSum(inputs.models, weights: weights.map { $0 / divisor })
+        return WeightedSum(weights: weights.map { $0 / divisor })
+    }
+
+    struct WeightedSum: ChunkKernel {
+        let weights: [Double]
+        func merge(_ chunk: ChunkInputs) -> [Float] { weightedSum(chunk.models, weights: weights) }
     }
 }
 

@@ -10,7 +10,7 @@
 import AmalgamCore
 
 /// Elementwise near-value swap.
-public enum NearSwap: MergeMethod {
+public enum NearSwap: ChunkedMergeMethod {
     public static let name = "nearswap"
     public static let summary = "Take the other model's value where it is near the base (|a−b| small relative to t)."
     public static let baseModel = BaseModelRequirement.required
@@ -20,16 +20,28 @@ public enum NearSwap: MergeMethod {
     ]
 
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        guard let a = inputs.base, let b = inputs.models.first else {
+        try mergeWhole(inputs, context: context)
+    }
+
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        guard hasBase, context.perModel.count == 1 else {
             throw .badInputs(tensor: context.tensorName, method: name, reason: "needs the base and one other model")
         }
-        let t = context.number("t") ?? 0
-        var out = [Float](repeating: 0, count: a.count)
-        for j in out.indices {
-            let x = Double(a[j]), y = Double(b[j])
-            let w = min(max(t / max(abs(x - y), 1e-6), 0), 1)
-            out[j] = Float(w * y + (1 - w) * x)
+        return Kernel(t: context.number("t") ?? 0)
+    }
+
+    struct Kernel: ChunkKernel {
+        let t: Double
+        func merge(_ chunk: ChunkInputs) -> [Float] {
+            guard let a = chunk.base else { return [] }
+            let b = chunk.models[0]
+            var out = [Float](repeating: 0, count: a.count)
+            for j in out.indices {
+                let x = Double(a[j]), y = Double(b[j])
+                let w = min(max(t / max(abs(x - y), 1e-6), 0), 1)
+                out[j] = Float(w * y + (1 - w) * x)
+            }
+            return out
         }
-        return out
     }
 }

@@ -15,7 +15,7 @@ import AmalgamCore
 import Foundation
 
 /// Spherical interpolation of two models.
-public enum SLERP: MergeMethod {
+public enum SLERP: ChunkedMergeMethod {
     public static let name = "slerp"
     public static let summary = "Spherical interpolation between the base and one other model, one angle per tensor."
     public static let baseModel = BaseModelRequirement.required
@@ -25,38 +25,43 @@ public enum SLERP: MergeMethod {
     ]
 
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        guard let v0 = inputs.base, let v1 = inputs.models.first else {
-            throw .badInputs(tensor: context.tensorName, method: name, reason: "needs the base and one other model")
-        }
-        return slerp(t: context.number("t") ?? 0, v0, v1)
+        try mergeWhole(inputs, context: context)
     }
 
     static let dotThreshold = 0.9995
 
-    /// SLERP of two flat vectors, mergekit's way.
-    static func slerp(t: Double, _ v0: [Float], _ v1: [Float]) -> [Float] {
-        var n0 = 0.0, n1 = 0.0, dot = 0.0
-        for j in v0.indices {
-            let a = Double(v0[j]), b = Double(v1[j])
-            n0 += a * a
-            n1 += b * b
-            dot += a * b
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        guard hasBase, context.perModel.count == 1 else {
+            throw .badInputs(tensor: context.tensorName, method: name, reason: "needs the base and one other model")
         }
-        n0 = n0.squareRoot()
-        n1 = n1.squareRoot()
-        let d = dot / ((n0 > 1e-8 ? n0 : 1) * (n1 > 1e-8 ? n1 : 1))
+        let t = context.number("t") ?? 0
+        // One pass: |v0|², |v1|², <v0, v1> in Float64.
+        let sums = scan.sum { chunk in
+            guard let v0 = chunk.base else { return [0, 0, 0] }
+            let v1 = chunk.models[0]
+            var n0 = 0.0, n1 = 0.0, dot = 0.0
+            for j in v0.indices {
+                let a = Double(v0[j]), b = Double(v1[j])
+                n0 += a * a
+                n1 += b * b
+                dot += a * b
+            }
+            return [n0, n1, dot]
+        }
+        let n0 = sums[0].squareRoot(), n1 = sums[1].squareRoot()
+        let d = sums[2] / ((n0 > 1e-8 ? n0 : 1) * (n1 > 1e-8 ? n1 : 1))
+        if abs(d) > dotThreshold { return Blend(s0: 1 - t, s1: t) }
+        let theta = acos(d)
+        return Blend(s0: sin(theta - t * theta) / sin(theta), s1: sin(t * theta) / sin(theta))
+    }
+
+    /// out = s0·v0 + s1·v1 on the un-normalised originals.
+    struct Blend: ChunkKernel {
         let s0: Double, s1: Double
-        if abs(d) > dotThreshold {
-            s0 = 1 - t
-            s1 = t
-        } else {
-            let theta = acos(d)
-            let sinTheta = sin(theta)
-            s0 = sin(theta - t * theta) / sinTheta
-            s1 = sin(t * theta) / sinTheta
+        func merge(_ chunk: ChunkInputs) -> [Float] {
+            guard let v0 = chunk.base else { return [] }
+            let v1 = chunk.models[0]
+            return v0.indices.map { Float(s0 * Double(v0[$0]) + s1 * Double(v1[$0])) }
         }
-        var out = [Float](repeating: 0, count: v0.count)
-        for j in out.indices { out[j] = Float(s0 * Double(v0[j]) + s1 * Double(v1[j])) }
-        return out
     }
 }

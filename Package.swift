@@ -23,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
+        // MARK: - C shims: the few libc entry points Swift's platform modules do not export
+        .target(name: "CAmalgamShims"),
+
         // MARK: - Kernels: the audited unsafe/SIMD corner (no dependencies)
         .target(name: "AmalgamKernels", swiftSettings: strictSettings),
 
@@ -33,7 +36,7 @@ let package = Package(
         .target(name: "AmalgamIO", dependencies: ["AmalgamCore", "AmalgamKernels"], swiftSettings: strictSettings),
 
         // MARK: - Merge methods: the protocol, the registry, one file per method family
-        .target(name: "AmalgamMerge", dependencies: ["AmalgamCore"], swiftSettings: strictSettings),
+        .target(name: "AmalgamMerge", dependencies: ["AmalgamCore", "AmalgamKernels"], swiftSettings: strictSettings),
 
         // MARK: - Recipes: mergekit YAML read as mergekit reads it, validated before any tensor data
         .target(
@@ -55,7 +58,7 @@ let package = Package(
         .target(
             name: "AmalgamCLI",
             dependencies: [
-                "AmalgamCore", "AmalgamIO", "AmalgamKernels", "AmalgamMerge", "AmalgamRecipe", "AmalgamExecution",
+                "AmalgamCore", "AmalgamIO", "AmalgamKernels", "AmalgamMerge", "AmalgamRecipe", "AmalgamExecution", "CAmalgamShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -86,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AmalgamMergeTests",
-            dependencies: ["AmalgamMerge", "AmalgamCore", "AmalgamTestSupport"],
+            dependencies: ["AmalgamMerge", "AmalgamCore", "AmalgamKernels", "AmalgamTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,7 +1,8 @@
 """Writes a Llama-shaped bfloat16 checkpoint of random weights, for benchmarks.
 
-Usage: python3 generate_checkpoint.py OUT_FOLDER [--layers 14] [--hidden 2048] [--intermediate 5632]
+Usage: python3 generate_checkpoint.py OUT_FOLDER [--layers 16] [--hidden 2048] [--intermediate 5632]
                                        [--vocab 32000] [--kv-heads 4] [--heads 16] [--shards 2] [--seed 0]
+                                       [--finetune-seed S [--finetune-scale 0.002]]
 
 The defaults give 836 M parameters, 1.67 GB: embeddings, 16 decoder layers (GQA attention, SwiGLU
 MLP, two RMSNorms) and an untied lm_head, in 2 shards with model.safetensors.index.json.
@@ -34,8 +35,11 @@ def tensors(a):
     yield "lm_head.weight", (a.vocab, a.hidden)
 
 
-def bf16_bits(rng, shape):
-    x = (rng.standard_normal(shape, dtype=np.float32) * 0.02).view(np.uint32)
+def bf16_bits(rng, shape, noise=None, scale=0.0):
+    x = rng.standard_normal(shape, dtype=np.float32) * 0.02
+    if noise is not None:
+        x += noise.standard_normal(shape, dtype=np.float32) * scale
+    x = x.view(np.uint32)
     # round to nearest even on the dropped 16 bits
     return ((x + 0x7FFF + ((x >> 16) & 1)) >> 16).astype("<u2")
 
@@ -51,9 +55,13 @@ def main():
     ap.add_argument("--kv-heads", type=int, default=4)
     ap.add_argument("--shards", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--finetune-seed", type=int, default=None,
+                    help="write a fine-tune: the --seed base weights plus noise from this seed")
+    ap.add_argument("--finetune-scale", type=float, default=0.002, help="noise scale of a fine-tune")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rng = np.random.default_rng(a.seed)
+    noise = np.random.default_rng(a.finetune_seed) if a.finetune_seed is not None else None
     items = list(tensors(a))
     total = sum(int(np.prod(s)) * 2 for _, s in items)
     budget = total / a.shards
@@ -84,7 +92,7 @@ def main():
                 if name.endswith("norm.weight"):
                     f.write(np.full(shape, 0x3F80, dtype="<u2").tobytes())   # 1.0
                 else:
-                    f.write(bf16_bits(rng, shape).tobytes())
+                    f.write(bf16_bits(rng, shape, noise, a.finetune_scale).tobytes())
     with open(os.path.join(a.out, "model.safetensors.index.json"), "w") as f:
         json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
     config = {

@@ -141,7 +141,7 @@ struct MethodTests {
         let chunk = ChunkInputs(range: 0..<n, base: nil, models: [values])
         let scanner = TensorScanner { body in [body(chunk)] }
         for rank in Set([0, n / 2, n - 1]) {
-            let t = MagnitudeSelection.threshold(rank: rank, scan: scanner, magnitude: { $0.models[0] })
+            let t = MagnitudeSelection.thresholds([.init(source: 0, rank: rank)], scan: scanner, magnitudes: { [$0.models[0]] })[0].0
             #expect(t.value == sorted[rank])
             #expect(t.below == sorted.filter { $0 < sorted[rank] }.count && t.equal == sorted.filter { $0 == sorted[rank] }.count)
         }
@@ -161,7 +161,7 @@ struct MethodTests {
                                                      scan: scanner, magnitude: { $0.models[0].map { abs($0) } })
             var chunked: [Float] = []
             for chunk in chunks {
-                let keep = plan.keep(chunk.models[0], start: chunk.range.lowerBound)
+                let keep = plan.keep(magnitudes: chunk.models[0].map { abs($0) }, start: chunk.range.lowerBound)
                 chunked += chunk.models[0].indices.map { keep[$0] ? chunk.models[0][$0] : 0 }
             }
             #expect(chunked == whole, "chunk size \(size)")

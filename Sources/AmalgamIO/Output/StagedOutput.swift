@@ -116,12 +116,13 @@ public final class PartialOutputs: @unchecked Sendable {
         lock.unlock()
     }
 
-    /// Removes every registered staging folder (called when the process is interrupted).
-    public func removeAll() {
+    /// Removes every registered staging folder that `filter` selects (all of them by default: what
+    /// the interrupt handler does).
+    public func removeAll(where filter: (String) -> Bool = { _ in true }) {
         lock.lock()
-        let all = paths
-        paths.removeAll()
+        let selected = paths.filter(filter)
+        paths.subtract(selected)
         lock.unlock()
-        for path in all { try? FileManager.default.removeItem(atPath: path) }
+        for path in selected { try? FileManager.default.removeItem(atPath: path) }
     }
 }

@@ -11,7 +11,7 @@
 //      without:  merged = Σ_i W_i,  divisor = Σ_i w_i          (|divisor| < 1e-8 → 1)
 //   5. merged ← merged / divisor when `normalize`;  merged ← λ·merged
 //   6. out = B + merged
-// Per element in Float64 from Float32 inputs, rounded once. Chunked: magnitude cuts and L1 norms
+// Per element in Float32 (a few terms per element), rounded once to the output dtype. Chunked: magnitude cuts and L1 norms
 // come from streaming passes (ChunkedMerge.swift), then every chunk is merged independently.
 //
 // Differences from mergekit (docs/methods.md): a density that keeps 0 elements zeroes the delta
@@ -21,6 +21,7 @@
 // threads, chunking or tensor order.
 
 import AmalgamCore
+import AmalgamKernels
 
 /// The configuration of one GTA method.
 struct TaskArithmeticConfiguration: Sendable {
@@ -49,13 +50,12 @@ enum GeneralizedTaskArithmetic {
         guard hasBase else { throw .badInputs(tensor: context.tensorName, method: method, reason: "needs a base model") }
         let models = context.perModel.count
         let rowLength = shape.rank >= 2 ? shape.dimensions.dropFirst().reduce(1, *) : max(n, 1)
-        var plans: [SparsificationPlan] = []
-        for i in 0..<models {
-            plans.append(configuration.sparsification.plan(
-                count: n, density: context.number("density", model: i) ?? 1, gamma: context.number("gamma", model: i) ?? 0,
-                epsilon: context.number("epsilon", model: i) ?? 0, rowLength: rowLength, random: context.random(model: i), scan: scan,
-                magnitude: { chunk in taskVector(chunk, model: i).map { abs($0) } }))
-        }
+        let plans = configuration.sparsification.plans(
+            count: n, densities: (0..<models).map { context.number("density", model: $0) ?? 1 },
+            gammas: (0..<models).map { context.number("gamma", model: $0) ?? 0 },
+            epsilons: (0..<models).map { context.number("epsilon", model: $0) ?? 0 },
+            rowLength: rowLength, randoms: (0..<models).map { context.random(model: $0) }, scan: scan,
+            magnitudes: { chunk in (0..<models).map { i in magnitudes(chunk, model: i) } })
         var factors = [Double](repeating: 1, count: models)
         let rescale = context.flag("rescale") ?? configuration.defaultRescale
         if rescale && configuration.sparsification != .none {
@@ -63,11 +63,11 @@ enum GeneralizedTaskArithmetic {
             let sums = scan.sum { chunk in
                 var out = [Double](repeating: 0, count: 2 * frozen.count)
                 for (i, plan) in frozen.enumerated() {
-                    let delta = taskVector(chunk, model: i)
-                    let keep = plan.keep(delta, start: chunk.range.lowerBound)
-                    for j in delta.indices {
-                        out[2 * i] += Double(abs(delta[j]))
-                        if keep[j] { out[2 * i + 1] += Double(abs(delta[j])) }
+                    let size = magnitudes(chunk, model: i)
+                    let keep = plan.keep(magnitudes: size, start: chunk.range.lowerBound)
+                    for j in size.indices {
+                        out[2 * i] += Double(size[j])
+                        if keep[j] { out[2 * i + 1] += Double(size[j]) }
                     }
                 }
                 return out
@@ -79,13 +79,10 @@ enum GeneralizedTaskArithmetic {
                       lambda: context.number("lambda") ?? 1)
     }
 
-    /// δ_i of one chunk.
-    static func taskVector(_ chunk: ChunkInputs, model i: Int) -> [Float] {
-        let x = chunk.models[i]
-        guard let b = chunk.base else { return x }
-        var delta = [Float](repeating: 0, count: x.count)
-        for j in delta.indices { delta[j] = x[j] - b[j] }
-        return delta
+    /// |δ_i| of one chunk.
+    static func magnitudes(_ chunk: ChunkInputs, model i: Int) -> [Float] {
+        guard let b = chunk.base else { return chunk.models[i].map { abs($0) } }
+        return MergeKernels.absoluteDifference(chunk.models[i], b)
     }
 
     struct Kernel: ChunkKernel {
@@ -99,34 +96,26 @@ enum GeneralizedTaskArithmetic {
         func merge(_ chunk: ChunkInputs) -> [Float] {
             guard let base = chunk.base else { return [] }
             let n = base.count
-            var weighted: [[Double]] = []
-            for (i, plan) in plans.enumerated() {
-                let delta = taskVector(chunk, model: i)
-                let keep = plan.keep(delta, start: chunk.range.lowerBound)
-                let scale = weights[i] * factors[i]
-                weighted.append((0..<n).map { keep[$0] ? scale * Double(delta[$0]) : 0 })
+            let masks = plans.indices.map { i in
+                plans[i].keepMask(count: n, magnitudes: magnitudes(chunk, model: i), start: chunk.range.lowerBound)
+            }
+            let scales = plans.indices.map { Float(weights[$0] * factors[$0]) }
+            if consensus {
+                return MergeKernels.signConsensus(base: base, models: chunk.models, keeps: masks, scales: scales,
+                                                  weights: weights.map { Float($0) }, normalize: normalize, lambda: Float(lambda))
+            }
+            var accumulator = [Float](repeating: 0, count: n)
+            for i in plans.indices {
+                if let mask = masks[i] {
+                    MergeKernels.addScaledDifference(&accumulator, MergeKernels.maskedScaledDifference(chunk.models[i], base, keep: mask, scale: scales[i]),
+                                                     [Float](repeating: 0, count: n), scale: 1)
+                } else {
+                    MergeKernels.addScaledDifference(&accumulator, chunk.models[i], base, scale: scales[i])
+                }
             }
             let weightSum = weights.reduce(0, +)
-            var out = [Float](repeating: 0, count: n)
-            for j in 0..<n {
-                var merged = 0.0, divisor = 0.0
-                if consensus {
-                    var total = 0.0
-                    for w in weighted { total += w[j] }
-                    let positive = total >= 0
-                    for (w, weight) in zip(weighted, weights) where w[j] != 0 && (w[j] > 0) == positive {
-                        merged += w[j]
-                        divisor += weight
-                    }
-                    if divisor == 0 { divisor = 1 }
-                } else {
-                    for w in weighted { merged += w[j] }
-                    divisor = abs(weightSum) < 1e-8 ? 1 : weightSum
-                }
-                if normalize { merged /= divisor }
-                out[j] = Float(Double(base[j]) + lambda * merged)
-            }
-            return out
+            let divisor = normalize ? (abs(weightSum) < 1e-8 ? 1 : weightSum) : 1
+            return MergeKernels.offset(base, by: accumulator, factor: Float(lambda / divisor))
         }
     }
 }

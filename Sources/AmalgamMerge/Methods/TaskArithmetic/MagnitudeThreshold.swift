@@ -8,6 +8,7 @@
 // ranks lower), which a third pass turns into per-chunk offsets when ties straddle the cut.
 
 import AmalgamCore
+import AmalgamKernels
 
 /// The value of ascending rank `rank` among the magnitudes, with tie bookkeeping.
 struct RankThreshold: Sendable {
@@ -20,54 +21,82 @@ struct RankThreshold: Sendable {
 }
 
 enum MagnitudeSelection {
-    /// The ascending-rank-`rank` magnitude of `magnitude(chunk)` over the whole tensor.
-    static func threshold(rank: Int, scan: TensorScanner, magnitude: @escaping @Sendable (ChunkInputs) -> [Float]) -> RankThreshold {
-        // Pass 1: top 16 bits (sign bit is 0 for magnitudes, so 32,768 bins suffice).
-        let high = scan.sum { chunk in
-            var bins = [Double](repeating: 0, count: 32_768)
-            for m in magnitude(chunk) { bins[Int(m.bitPattern >> 16)] += 1 }
-            return bins
-        }
-        var seen = 0
-        var topBin = 0
-        for (bin, count) in high.enumerated() {
-            if seen + Int(count) > rank {
-                topBin = bin
-                break
-            }
-            seen += Int(count)
-        }
-        let belowTopBin = seen
-        // Pass 2: low 16 bits within that bin.
-        let binIndex = UInt32(topBin)
-        let low = scan.sum { chunk in
-            var bins = [Double](repeating: 0, count: 65_536)
-            for m in magnitude(chunk) where m.bitPattern >> 16 == binIndex { bins[Int(m.bitPattern & 0xFFFF)] += 1 }
-            return bins
-        }
-        var running = belowTopBin
-        for (bin, count) in low.enumerated() where count > 0 {
-            if running + Int(count) > rank {
-                return RankThreshold(value: Float(bitPattern: binIndex << 16 | UInt32(bin)), below: running, equal: Int(count))
-            }
-            running += Int(count)
-        }
-        preconditionFailure("rank \(rank) beyond the tensor")
+    /// One rank query: the ascending-rank-`rank` value of source `source`'s magnitudes.
+    struct Query: Sendable {
+        let source: Int
+        let rank: Int
     }
 
-    /// For each chunk, how many elements equal to `value` come before it (prefix counts), so that
-    /// chunks can break ties by global index independently.
-    static func tiePrefix(value: Float, scan: TensorScanner, magnitude: @escaping @Sendable (ChunkInputs) -> [Float]) -> [Int: Int] {
-        let parts = scan.map { chunk in
-            [Double(chunk.range.lowerBound), Double(magnitude(chunk).filter { $0 == value }.count)]
+    /// Answers every query in two passes (three when ties straddle a cut), all sources at once.
+    ///
+    /// - Parameter magnitudes: per chunk, the magnitudes of every source (one array per source).
+    /// - Returns: per query, the threshold and, when ties at it straddle the rank, the tie prefix per chunk.
+    static func thresholds(_ queries: [Query], scan: TensorScanner,
+                           magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]]) -> [(RankThreshold, [Int: Int])] {
+        guard !queries.isEmpty else { return [] }
+        let sources = (queries.map(\.source).max() ?? 0) + 1
+        // Pass 1: top 16 bits of every source's magnitudes (32,768 bins per source).
+        let high = scan.sum { chunk in
+            var bins = [Double](repeating: 0, count: 32_768 * sources)
+            for (s, values) in magnitudes(chunk).enumerated() { MergeKernels.histogramHigh16(values, into: &bins, offset: s * 32_768) }
+            return bins
         }
-        var prefix: [Int: Int] = [:]
-        var running = 0
-        for part in parts {
-            prefix[Int(part[0])] = running
-            running += Int(part[1])
+        var topBins: [UInt32] = [], belowBins: [Int] = []
+        for query in queries {
+            var seen = 0, found = 0
+            for bin in 0..<32_768 {
+                let count = Int(high[query.source * 32_768 + bin])
+                if seen + count > query.rank {
+                    found = bin
+                    break
+                }
+                seen += count
+            }
+            topBins.append(UInt32(found))
+            belowBins.append(seen)
         }
-        return prefix
+        // Pass 2: low 16 bits inside each query's bin (65,536 bins per query).
+        let bins = topBins, sourceOf = queries.map(\.source)
+        let low = scan.sum { chunk in
+            let values = magnitudes(chunk)
+            var out = [Double](repeating: 0, count: 65_536 * bins.count)
+            for (q, bin) in bins.enumerated() { MergeKernels.histogramLow16(values[sourceOf[q]], top: bin, into: &out, offset: q * 65_536) }
+            return out
+        }
+        var thresholds: [RankThreshold] = []
+        for (q, query) in queries.enumerated() {
+            var running = belowBins[q]
+            var result: RankThreshold?
+            for bin in 0..<65_536 {
+                let count = Int(low[q * 65_536 + bin])
+                guard count > 0 else { continue }
+                if running + count > query.rank {
+                    result = RankThreshold(value: Float(bitPattern: bins[q] << 16 | UInt32(bin)), below: running, equal: count)
+                    break
+                }
+                running += count
+            }
+            guard let result else { preconditionFailure("rank \(query.rank) beyond the tensor") }
+            thresholds.append(result)
+        }
+        // Pass 3, only for cuts that split a run of ties: tied elements before each chunk.
+        let straddling = queries.indices.filter { thresholds[$0].below < queries[$0].rank }
+        var prefixes = [[Int: Int]](repeating: [:], count: queries.count)
+        if !straddling.isEmpty {
+            let values = straddling.map { thresholds[$0].value }, sources = straddling.map { queries[$0].source }
+            let parts = scan.map { chunk in
+                let all = magnitudes(chunk)
+                return [Double(chunk.range.lowerBound)] + zip(values, sources).map { value, s in Double(all[s].filter { $0 == value }.count) }
+            }
+            for (k, q) in straddling.enumerated() {
+                var running = 0
+                for part in parts {
+                    prefixes[q][Int(part[0])] = running
+                    running += Int(part[k + 1])
+                }
+            }
+        }
+        return queries.indices.map { (thresholds[$0], prefixes[$0]) }
     }
 }
 
@@ -88,52 +117,56 @@ struct RankWindow: Sendable {
     /// Drop everything (the window is empty).
     let dropAll: Bool
 
+    /// Windows for several sources at once: `cuts[s]` = (dropLow, dropHigh) of source s.
+    static func make(count n: Int, cuts: [(dropLow: Int, dropHigh: Int)], scan: TensorScanner,
+                     magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]]) -> [RankWindow] {
+        var queries: [MagnitudeSelection.Query] = []
+        var layout: [(low: Int?, high: Int?, dropAll: Bool)] = []
+        for (source, cut) in cuts.enumerated() {
+            let lowCount = max(0, min(cut.dropLow, n)), highCount = max(0, min(cut.dropHigh, n - lowCount))
+            if lowCount + highCount >= n {
+                layout.append((nil, nil, n > 0))
+                continue
+            }
+            var entry: (low: Int?, high: Int?, dropAll: Bool) = (nil, nil, false)
+            if lowCount > 0 {
+                entry.low = queries.count
+                queries.append(.init(source: source, rank: lowCount))
+            }
+            if highCount > 0 {
+                entry.high = queries.count
+                queries.append(.init(source: source, rank: n - highCount))
+            }
+            layout.append(entry)
+        }
+        let answers = MagnitudeSelection.thresholds(queries, scan: scan, magnitudes: magnitudes)
+        return layout.map { entry in
+            func cut(_ q: Int, droppedBelow: Bool) -> Cut {
+                let (t, prefix) = answers[q]
+                let tiedBelowCut = queries[q].rank - t.below
+                return Cut(threshold: t, tiedDropped: droppedBelow ? tiedBelowCut : t.equal - tiedBelowCut, tiePrefix: prefix)
+            }
+            return RankWindow(low: entry.low.map { cut($0, droppedBelow: true) }, high: entry.high.map { cut($0, droppedBelow: false) },
+                              dropAll: entry.dropAll)
+        }
+    }
+
+    /// One source's window.
     static func make(count n: Int, dropLow: Int, dropHigh: Int, scan: TensorScanner,
                      magnitude: @escaping @Sendable (ChunkInputs) -> [Float]) -> RankWindow {
-        let lowCount = max(0, min(dropLow, n)), highCount = max(0, min(dropHigh, n - lowCount))
-        if lowCount + highCount >= n { return RankWindow(low: nil, high: nil, dropAll: n > 0) }
-        func cut(rank: Int, droppedBelow: Bool) -> Cut {
-            let t = MagnitudeSelection.threshold(rank: rank, scan: scan, magnitude: magnitude)
-            // Bottom cut at rank r: ranks < r dropped → tied elements with tie-rank < r − below are dropped.
-            // Top cut at rank r: ranks ≥ r dropped → tied elements with tie-rank ≥ r − below are dropped.
-            let tiedBelowCut = rank - t.below
-            let prefix = (tiedBelowCut > 0 && tiedBelowCut < t.equal) ? MagnitudeSelection.tiePrefix(value: t.value, scan: scan, magnitude: magnitude) : [:]
-            return Cut(threshold: t, tiedDropped: droppedBelow ? tiedBelowCut : t.equal - tiedBelowCut, tiePrefix: prefix)
-        }
-        return RankWindow(low: lowCount > 0 ? cut(rank: lowCount, droppedBelow: true) : nil,
-                          high: highCount > 0 ? cut(rank: n - highCount, droppedBelow: false) : nil,
-                          dropAll: false)
+        make(count: n, cuts: [(dropLow, dropHigh)], scan: scan, magnitudes: { [magnitude($0)] })[0]
     }
 
     /// Keep flags for one chunk's magnitudes (indices in tensor order).
     func keep(_ magnitudes: [Float], chunkStart: Int) -> [Bool] {
         if dropAll { return [Bool](repeating: false, count: magnitudes.count) }
-        var flags = [Bool](repeating: true, count: magnitudes.count)
-        if let low {
-            var tieIndex = low.tiePrefix[chunkStart] ?? 0
-            let v = low.threshold.value
-            for (j, m) in magnitudes.enumerated() {
-                if m < v {
-                    flags[j] = false
-                } else if m == v {
-                    if low.tiePrefix.isEmpty ? low.tiedDropped >= low.threshold.equal : tieIndex < low.tiedDropped { flags[j] = false }
-                    tieIndex += 1
-                }
-            }
+        // Global tie ranks become local counts through the tied elements before this chunk.
+        let lowBound = low.map { cut in
+            (value: cut.threshold.value, dropFirst: max(0, cut.tiedDropped - (cut.tiePrefix[chunkStart] ?? 0)))
         }
-        if let high {
-            var tieIndex = high.tiePrefix[chunkStart] ?? 0
-            let v = high.threshold.value
-            let keptTies = high.threshold.equal - high.tiedDropped
-            for (j, m) in magnitudes.enumerated() {
-                if m > v {
-                    flags[j] = false
-                } else if m == v {
-                    if high.tiePrefix.isEmpty ? keptTies == 0 : tieIndex >= keptTies { flags[j] = false }
-                    tieIndex += 1
-                }
-            }
+        let highBound = high.map { cut in
+            (value: cut.threshold.value, keepFirst: max(0, (cut.threshold.equal - cut.tiedDropped) - (cut.tiePrefix[chunkStart] ?? 0)))
         }
-        return flags
+        return MergeKernels.windowMask(magnitudes, low: lowBound, high: highBound)
     }
 }

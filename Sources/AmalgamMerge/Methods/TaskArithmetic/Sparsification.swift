@@ -12,6 +12,7 @@
 // (L1 match), skipped when either norm is below 1e-7; both sums in Float64.
 
 import AmalgamCore
+import AmalgamKernels
 
 /// Which elements of a task vector survive.
 enum Sparsification: Sendable {
@@ -21,26 +22,43 @@ enum Sparsification: Sendable {
     case random
     case dellaMagprune
 
-    /// The keep rule of one model's task vector for one tensor, ready to apply chunk by chunk.
+    /// The keep rules of every model's task vector for one tensor, with all magnitude cuts found
+    /// in the same streaming passes.
+    func plans(count n: Int, densities: [Double], gammas: [Double], epsilons: [Double], rowLength: Int, randoms: [SeededRandom],
+               scan: TensorScanner, magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]]) -> [SparsificationPlan] {
+        var cuts: [(dropLow: Int, dropHigh: Int)?] = []
+        for (density, gamma) in zip(densities, gammas) {
+            switch self {
+            case .magnitude where density < 1:
+                cuts.append((n - Int(density * Double(n)), 0))
+            case .magnitudeOutliers:
+                let keep = min(n, Int(density * Double(n)))
+                var top = Int(gamma * Double(n))
+                var bottom = n - keep - top
+                if bottom < 0 {
+                    top += bottom
+                    bottom = 0
+                }
+                cuts.append((bottom, max(top, 0)))
+            default:
+                cuts.append(nil)
+            }
+        }
+        let needed = cuts.indices.filter { cuts[$0] != nil }
+        let found = RankWindow.make(count: n, cuts: needed.compactMap { cuts[$0] }, scan: scan,
+                                    magnitudes: { chunk in let all = magnitudes(chunk); return needed.map { all[$0] } })
+        var windows = [RankWindow?](repeating: nil, count: cuts.count)
+        for (k, i) in needed.enumerated() { windows[i] = found[k] }
+        return densities.indices.map { i in
+            SparsificationPlan(rule: self, density: densities[i], epsilon: epsilons[i], rowLength: max(rowLength, 1), random: randoms[i], window: windows[i])
+        }
+    }
+
+    /// The keep rule of one task vector for one tensor.
     func plan(count n: Int, density: Double, gamma: Double, epsilon: Double, rowLength: Int, random: SeededRandom,
               scan: TensorScanner, magnitude: @escaping @Sendable (ChunkInputs) -> [Float]) -> SparsificationPlan {
-        var window: RankWindow?
-        switch self {
-        case .magnitude where density < 1:
-            window = RankWindow.make(count: n, dropLow: n - Int(density * Double(n)), dropHigh: 0, scan: scan, magnitude: magnitude)
-        case .magnitudeOutliers:
-            let keep = min(n, Int(density * Double(n)))
-            var top = Int(gamma * Double(n))
-            var bottom = n - keep - top
-            if bottom < 0 {
-                top += bottom
-                bottom = 0
-            }
-            window = RankWindow.make(count: n, dropLow: bottom, dropHigh: max(top, 0), scan: scan, magnitude: magnitude)
-        default:
-            break
-        }
-        return SparsificationPlan(rule: self, density: density, epsilon: epsilon, rowLength: max(rowLength, 1), random: random, window: window)
+        plans(count: n, densities: [density], gammas: [gamma], epsilons: [epsilon], rowLength: rowLength, randoms: [random],
+              scan: scan, magnitudes: { [magnitude($0)] })[0]
     }
 
     /// Whole-tensor form: zeroes dropped elements of `delta` in place, then L1-rescales when asked.
@@ -50,7 +68,7 @@ enum Sparsification: Sendable {
         let scanner = TensorScanner { body in [body(chunk)] }
         let plan = plan(count: values.count, density: density, gamma: gamma, epsilon: epsilon, rowLength: rowLength, random: random,
                         scan: scanner, magnitude: { chunk in chunk.models[0].map { abs($0) } })
-        let keep = plan.keep(values, start: 0)
+        let keep = plan.keep(magnitudes: values.map { abs($0) }, start: 0)
         var kept = 0.0, total = 0.0
         for j in delta.indices {
             total += Double(abs(values[j]))
@@ -72,23 +90,42 @@ struct SparsificationPlan: Sendable {
     let random: SeededRandom
     let window: RankWindow?
 
-    /// Keep flags for the task-vector values `delta` of elements `start ..< start + delta.count`.
+    /// Whether keep flags depend on the magnitudes |δ| (else only on positions).
+    var needsMagnitudes: Bool { rule == .magnitude || rule == .magnitudeOutliers || rule == .dellaMagprune }
+
+    /// Whether every element is kept (no sparsification at this density).
+    var keepsAll: Bool {
+        switch rule {
+        case .none: true
+        case .magnitude, .magnitudeOutliers: window == nil
+        case .random, .dellaMagprune: density >= 1
+        }
+    }
+
+    /// Keep flags, or nil when every element is kept. `magnitudes` (|δ| of the chunk) is read only
+    /// when ``needsMagnitudes``.
+    func keepMask(count: Int, magnitudes: @autoclosure () -> [Float], start: Int) -> [Bool]? {
+        keepsAll ? nil : keep(magnitudes: needsMagnitudes ? magnitudes() : [Float](repeating: 0, count: count), start: start)
+    }
+
+    /// Keep flags for elements `start ..< start + magnitudes.count`, given their |δ|.
     /// For DELLA the chunk must start and end on row boundaries.
-    func keep(_ delta: [Float], start: Int) -> [Bool] {
+    func keep(magnitudes: [Float], start: Int) -> [Bool] {
+        let count = magnitudes.count
         switch rule {
         case .none:
-            return [Bool](repeating: true, count: delta.count)
+            return [Bool](repeating: true, count: count)
         case .magnitude, .magnitudeOutliers:
-            return window?.keep(delta.map { abs($0) }, chunkStart: start) ?? [Bool](repeating: true, count: delta.count)
+            return window?.keep(magnitudes, chunkStart: start) ?? [Bool](repeating: true, count: count)
         case .random:
-            guard density < 1 else { return [Bool](repeating: true, count: delta.count) }
-            return delta.indices.map { random.uniformDouble(at: start + $0) < density }
+            guard density < 1 else { return [Bool](repeating: true, count: count) }
+            return (0..<count).map { random.uniformDouble(at: start + $0) < density }
         case .dellaMagprune:
-            guard density < 1 else { return [Bool](repeating: true, count: delta.count) }
-            var flags = [Bool](repeating: false, count: delta.count)
-            for rowStart in stride(from: 0, to: delta.count, by: rowLength) {
-                let row = rowStart..<min(rowStart + rowLength, delta.count)
-                let order = row.sorted { (abs(delta[$0]), $0) < (abs(delta[$1]), $1) }
+            guard density < 1 else { return [Bool](repeating: true, count: count) }
+            var flags = [Bool](repeating: false, count: count)
+            for rowStart in stride(from: 0, to: count, by: rowLength) {
+                let row = rowStart..<min(rowStart + rowLength, count)
+                let order = row.sorted { (magnitudes[$0], $0) < (magnitudes[$1], $1) }
                 let span = Double(max(order.count - 1, 1))
                 for (rank, j) in order.enumerated() {
                     let r = order.count > 1 ? Double(rank) / span : 0

@@ -1,0 +1,14 @@
+#include "amalgam_shims.h"
+
+#include <stdlib.h>   // defines __GLIBC__ (through features.h) on glibc systems
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+void amalgam_tune_allocator(void) {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}

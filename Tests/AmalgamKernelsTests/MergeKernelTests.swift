@@ -1,0 +1,60 @@
+import AmalgamKernels
+import Testing
+
+@Suite("Merge kernels against their reference twins")
+struct MergeKernelTests {
+    static func values(_ n: Int, seed: UInt64, levels: Int = 41) -> [Float] {
+        var state = seed
+        return (0..<n).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(state >> 33) % levels - levels / 2) / 8   // many exact ties and zeros
+        }
+    }
+
+    @Test("addScaledDifference, absoluteDifference, maskedScaledDifference", arguments: [0, 1, 7, 67, 4097])
+    func elementwise(n: Int) {
+        let a = Self.values(n, seed: 1), x = Self.values(n, seed: 2), b = Self.values(n, seed: 3)
+        var acc = a
+        MergeKernels.addScaledDifference(&acc, x, b, scale: 0.75)
+        #expect(acc == referenceAddScaledDifference(a, x, b, scale: 0.75))
+        #expect(MergeKernels.absoluteDifference(x, b) == x.indices.map { abs(x[$0] - b[$0]) })
+        let keep = x.indices.map { $0 % 3 != 0 }
+        #expect(MergeKernels.maskedScaledDifference(x, b, keep: keep, scale: 2) == x.indices.map { keep[$0] ? 2 * (x[$0] - b[$0]) : 0 })
+    }
+
+    @Test("signConsensus equals the reference", arguments: [0, 1, 7, 67, 4097])
+    func consensus(n: Int) {
+        let base = Self.values(n, seed: 4)
+        let models = [Self.values(n, seed: 5), Self.values(n, seed: 6), Self.values(n, seed: 7)]
+        let keeps: [[Bool]?] = [nil, (0..<n).map { $0 % 2 == 0 }, (0..<n).map { $0 % 5 != 1 }]
+        for normalize in [true, false] {
+            let fast = MergeKernels.signConsensus(base: base, models: models, keeps: keeps, scales: [1, 0.5, 2], weights: [1, 0.5, 2],
+                                                  normalize: normalize, lambda: 0.9)
+            let slow = referenceSignConsensus(base: base, models: models, keeps: keeps, scales: [1, 0.5, 2], weights: [1, 0.5, 2],
+                                              normalize: normalize, lambda: 0.9)
+            #expect(zip(fast, slow).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
+        }
+    }
+
+    @Test("windowMask equals the reference, ties at either or both bounds", arguments: [0, 1, 7, 67, 4097])
+    func window(n: Int) {
+        let magnitudes = Self.values(n, seed: 8, levels: 9).map { abs($0) }   // values 0, 1/8 … 4/8: heavy ties
+        for low in [nil, (value: Float(0.125), dropFirst: 0), (value: Float(0.25), dropFirst: 3)] as [(value: Float, dropFirst: Int)?] {
+            for high in [nil, (value: Float(0.375), keepFirst: 2), (value: Float(0.25), keepFirst: 5)] as [(value: Float, keepFirst: Int)?] {
+                #expect(MergeKernels.windowMask(magnitudes, low: low, high: high) == referenceWindowMask(magnitudes, low: low, high: high))
+            }
+        }
+    }
+
+    @Test("The 16-bit histograms count every value once")
+    func histograms() {
+        let magnitudes = Self.values(5000, seed: 9).map { abs($0) }
+        var high = [Double](repeating: 0, count: 2 * 32_768)
+        MergeKernels.histogramHigh16(magnitudes, into: &high, offset: 32_768)
+        #expect(high.reduce(0, +) == 5000 && high[0..<32_768].allSatisfy { $0 == 0 })
+        let top = magnitudes[0].bitPattern >> 16
+        var low = [Double](repeating: 0, count: 65_536)
+        MergeKernels.histogramLow16(magnitudes, top: top, into: &low, offset: 0)
+        #expect(Int(low.reduce(0, +)) == magnitudes.filter { $0.bitPattern >> 16 == top }.count)
+    }
+}

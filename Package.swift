@@ -104,7 +104,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AmalgamCLITests",
-            dependencies: ["AmalgamCLI", "AmalgamIO", "AmalgamCore", "AmalgamKernels", "AmalgamTestSupport"],
+            dependencies: ["AmalgamCLI", "AmalgamIO", "AmalgamCore", "AmalgamKernels", "AmalgamMerge", "AmalgamTestSupport"],
             swiftSettings: strictSettings
         ),
     ],

@@ -1,3 +1,5 @@
+import AmalgamKernels
+
 // Counter-based randomness: the random number for element i of tensor T under seed S is a pure
 // function of (S, T, i). Randomized methods (DARE, DELLA) draw from it, so their output is the
 // same bit for bit whatever the thread count, chunking or tensor order.
@@ -42,14 +44,9 @@ public struct SeededRandom: Sendable, Hashable {
         Double(bits(at: index) >> 11) * 0x1p-53
     }
 
-    /// SplitMix64's output function.
+    /// SplitMix64's output function (the kernels' `splitMix64`, so masks drawn there match).
     @inlinable
-    public static func mix(_ value: UInt64) -> UInt64 {
-        var z = value
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public static func mix(_ value: UInt64) -> UInt64 { splitMix64(value) }
 }
 
 /// A sequential generator (SplitMix64) for tests and tools that want a seeded

@@ -2,6 +2,7 @@
 import AmalgamCore
 import AmalgamIO
 import AmalgamKernels
+import AmalgamMerge
 import AmalgamTestSupport
 import ArgumentParser
 import Foundation
@@ -124,5 +125,21 @@ struct ReshardTests {
         #expect(throws: CheckpointError.outputIsInput(path: Fixtures.path("llama_f32/base"))) {
             try Resharder(checkpoint: source, outputDType: nil, threads: 1).write(to: Fixtures.path("llama_f32/base"), maxShardBytes: nil, overwrite: true)
         }
+    }
+}
+
+@Suite("amalgam methods")
+struct MethodsListingTests {
+    @Test("Every registered method is listed with its parameters and defaults")
+    func listing() {
+        let text = MethodsCommand.listing(.builtIn)
+        for name in ["linear", "slerp", "nuslerp", "multislerp", "karcher", "task_arithmetic", "ties", "dare_ties", "dare_linear",
+                     "breadcrumbs", "breadcrumbs_ties", "della", "della_linear", "model_stock", "sce", "nearswap", "arcee_fusion",
+                     "ram", "ramplus_tl", "passthrough"] {
+            #expect(text.contains("\n\(name): ") || text.hasPrefix("\(name): "), "\(name)")
+        }
+        #expect(text.contains("  density (per-model number, default 1, in [0, 1]): fraction of the task vector kept"))
+        #expect(text.contains("  t (global number, required): interpolation factor: 0 gives the base, 1 the other model"))
+        #expect(text.contains("  normalize (global bool, default true): divide by the sum of the (agreeing) weights"))
     }
 }

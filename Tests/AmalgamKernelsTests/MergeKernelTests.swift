@@ -57,4 +57,24 @@ struct MergeKernelTests {
         MergeKernels.histogramLow16(magnitudes, top: top, into: &low, offset: 0)
         #expect(Int(low.reduce(0, +)) == magnitudes.filter { $0.bitPattern >> 16 == top }.count)
     }
+
+    @Test("bernoulliMask draws exactly what the one-at-a-time stream draws", arguments: [0.0, 0.3, 0.5, 1.0])
+    func bernoulli(p: Double) {
+        let key: UInt64 = 0xDEAD_BEEF
+        let mask = MergeKernels.bernoulliMask(key: key, start: 1000, count: 4097, probability: p)
+        let expected = (0..<4097).map { j -> Bool in
+            let bits = splitMix64(splitMix64(key &+ UInt64(1000 + j) &* 0x9E37_79B9_7F4A_7C15))
+            return Double(bits >> 11) * 0x1p-53 < p
+        }
+        #expect(mask == expected)
+    }
+
+    @Test("maskedL1 sums all and kept magnitudes")
+    func maskedL1() {
+        let m = Self.values(1001, seed: 11).map { abs($0) }
+        let keep = m.indices.map { $0 % 3 == 0 }
+        let (total, kept) = MergeKernels.maskedL1(m, keep: keep)
+        #expect(abs(total - m.reduce(0.0) { $0 + Double($1) }) < 1e-9)
+        #expect(abs(kept - m.indices.filter { keep[$0] }.reduce(0.0) { $0 + Double(m[$1]) }) < 1e-9)
+    }
 }

@@ -64,11 +64,9 @@ enum GeneralizedTaskArithmetic {
                 var out = [Double](repeating: 0, count: 2 * frozen.count)
                 for (i, plan) in frozen.enumerated() {
                     let size = magnitudes(chunk, model: i)
-                    let keep = plan.keep(magnitudes: size, start: chunk.range.lowerBound)
-                    for j in size.indices {
-                        out[2 * i] += Double(size[j])
-                        if keep[j] { out[2 * i + 1] += Double(size[j]) }
-                    }
+                    let (total, kept) = MergeKernels.maskedL1(size, keep: plan.keep(magnitudes: size, start: chunk.range.lowerBound))
+                    out[2 * i] += total
+                    out[2 * i + 1] += kept
                 }
                 return out
             }

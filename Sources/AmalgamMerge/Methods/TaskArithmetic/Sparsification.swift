@@ -119,7 +119,7 @@ struct SparsificationPlan: Sendable {
             return window?.keep(magnitudes, chunkStart: start) ?? [Bool](repeating: true, count: count)
         case .random:
             guard density < 1 else { return [Bool](repeating: true, count: count) }
-            return (0..<count).map { random.uniformDouble(at: start + $0) < density }
+            return MergeKernels.bernoulliMask(key: random.key, start: start, count: count, probability: density)
         case .dellaMagprune:
             guard density < 1 else { return [Bool](repeating: true, count: count) }
             var flags = [Bool](repeating: false, count: count)

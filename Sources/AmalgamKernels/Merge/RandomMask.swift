@@ -1,0 +1,53 @@
+// Bernoulli keep-masks from a counter-based stream: element j is kept when
+// u_j = (mix(mix(key + j·φ)) >> 11) · 2^-53 < probability, the same draw as
+// AmalgamCore.SeededRandom.uniformDouble(at:) (whose mixing this file owns).
+
+/// SplitMix64's finaliser (Steele, Lea, Flood 2014).
+@inlinable
+public func splitMix64(_ value: UInt64) -> UInt64 {
+    var z = value
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+}
+
+extension MergeKernels {
+    /// Keep flags for elements `start ..< start + count` of the stream `key`.
+    public static func bernoulliMask(key: UInt64, start: Int, count: Int, probability: Double) -> [Bool] {
+        // u < p  ⟺  (bits >> 11) < p · 2^53 (a power-of-two scale: exact) ⟺  (bits >> 11) < ⌈p · 2^53⌉,
+        // an integer compare (no conversion per element).
+        let scaled = (min(max(probability, 0), 1) * 0x1p53).rounded(.up)
+        let threshold = UInt64(scaled)
+        return [Bool](unsafeUninitializedCapacity: count) { out, initialized in
+            // SAFETY: out has capacity `count`; every index below is < count.
+            guard let o = out.baseAddress else { return }
+            for j in 0..<count {
+                let index = UInt64(bitPattern: Int64(start + j))
+                let bits = splitMix64(splitMix64(key &+ index &* 0x9E37_79B9_7F4A_7C15))
+                o[j] = (bits >> 11) < threshold
+            }
+            initialized = count
+        }
+    }
+}
+
+extension MergeKernels {
+    /// (Σ magnitudes, Σ magnitudes where keep), in Float64: the two norms of the L1 rescale.
+    public static func maskedL1(_ magnitudes: [Float], keep: [Bool]) -> (total: Double, kept: Double) {
+        precondition(magnitudes.count == keep.count, "maskedL1: length mismatch")
+        var total = 0.0, kept = 0.0
+        magnitudes.withUnsafeBufferPointer { ms in
+            keep.withUnsafeBufferPointer { ks in
+                // SAFETY: both buffers hold the same count (checked above); Bool is one byte, 0 or 1.
+                guard let m = ms.baseAddress, let k = ks.baseAddress else { return }
+                let bytes = UnsafeRawPointer(k)
+                for j in 0..<ms.count {
+                    let v = Double(m[j])
+                    total += v
+                    kept += v * Double(bytes.load(fromByteOffset: j, as: UInt8.self))
+                }
+            }
+        }
+        return (total, kept)
+    }
+}

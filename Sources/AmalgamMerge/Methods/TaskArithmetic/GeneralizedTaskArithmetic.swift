@@ -23,8 +23,8 @@
 import AmalgamCore
 import AmalgamKernels
 
-/// The configuration of one GTA method.
-struct TaskArithmeticConfiguration: Sendable {
+/// The configuration of one GTA method (opaque outside this module).
+public struct TaskArithmeticConfiguration: Sendable {
     let sparsification: Sparsification
     let consensus: Bool
     let defaultNormalize: Bool

@@ -16,7 +16,7 @@ for recipe in task_arithmetic ties dare_ties slerp frankenmerge; do
   "$AMALGAM" merge "Examples/recipes/$recipe.yaml" "$OUT/$recipe" --force --random-seed 42
 done
 echo
-echo "== The plan of a merge, without merging (--dry-run), first lines"
+echo "== The summary of a --dry-run plan (the full plan lists every tensor, its inputs and parameters)"
 "$AMALGAM" merge Examples/recipes/ties.yaml "$OUT/unused" --dry-run | tail -5
 echo
 echo "== amalgam inspect $OUT/frankenmerge (6 layers stacked from two experts)"

@@ -45,15 +45,22 @@ public struct MergePlan: Sendable {
     /// Output bytes in all.
     public var outputBytes: Int { tensors.reduce(0) { $0 + $1.outputBytes } }
 
-    /// Peak working memory of the executor, in bytes: for the largest tensor, every input and the
-    /// output as Float32, plus the method's own working copies (one Float64 task vector per
-    /// model for task-vector methods), plus the encoded output.
-    public var peakMemoryEstimate: Int {
-        tensors.map { tensor in
+    /// Peak working memory of the executor in bytes (inputs are memory-mapped and not counted).
+    ///
+    /// Chunked methods: per thread, two chunks in flight, each with every input, the method's
+    /// working copies and the output in Float32 (chunks of `chunkElements`). Whole-tensor
+    /// methods: the largest tensor's inputs and output in Float32 plus one Float64 working copy
+    /// per model.
+    public func peakMemoryEstimate(threads: Int, chunkElements: Int = 1 << 20) -> Int {
+        let chunked = method is any ChunkedMergeMethod.Type
+        return tensors.map { tensor in
             let n = tensor.shape.elementCount
             let inputs = tensor.models.count + (tensor.base == nil ? 0 : 1)
-            let working = method.baseModel == .required ? tensor.models.count * (8 + 4) * n : 0
-            return (inputs + 1) * 4 * n + working + tensor.outputBytes
+            if chunked {
+                let chunk = min(n, chunkElements)
+                return 2 * max(threads, 1) * (2 * inputs + 4) * 4 * chunk
+            }
+            return (inputs + 1) * 4 * n + tensor.models.count * 8 * n + tensor.outputBytes
         }.max() ?? 0
     }
 }

@@ -108,7 +108,7 @@ struct MergeCommand: ParsableCommand {
             let parsed = try RecipeParser().parse(contentsOf: recipe)
             let plan = try Planner().plan(parsed, output: dryRun ? nil : output, options: options)
             if dryRun {
-                print(PlanRenderer(plan: plan).text)
+                print(PlanRenderer(plan: plan, threads: options.threads).text)
                 return
             }
             let reporter = ProgressReporter(quiet: quiet)
@@ -123,6 +123,7 @@ struct MergeCommand: ParsableCommand {
 /// `--dry-run` output: one line per output tensor, then totals and the memory estimate.
 struct PlanRenderer {
     let plan: MergePlan
+    let threads: Int
 
     var text: String {
         var table = TextTable([("output tensor", .left), ("shape", .left), ("dtype", .left), ("inputs", .left), ("parameters", .left)])
@@ -142,7 +143,7 @@ struct PlanRenderer {
             "Method           \(plan.recipe.mergeMethod)",
             "Output tensors   \(plan.tensors.count)" + (plan.outputLayers.map { ", \($0) layers" } ?? ""),
             "Output size      \(ByteCount.format(plan.outputBytes))",
-            "Peak memory      about \(ByteCount.format(plan.peakMemoryEstimate)) of working buffers (largest tensor; inputs are memory-mapped)",
+            "Peak memory      about \(ByteCount.format(plan.peakMemoryEstimate(threads: threads))) of working buffers on \(threads) thread\(threads == 1 ? "" : "s") (inputs are memory-mapped)",
         ].joined(separator: "\n")
     }
 }

@@ -57,7 +57,7 @@ public struct Planner {
                 opened[reference] = checkpoints.count
                 checkpoints.append(checkpoint)
             } catch let error as any AmalgamDiagnostic {
-                let (path, line) = where_(reference, in: recipe)
+                let (path, line) = recipeLocation(of: reference, in: recipe)
                 problems.append(RecipeProblem(path, line: line, error.description + (error.hint.map { " (\($0))" } ?? "")))
             }
         }
@@ -152,7 +152,7 @@ public struct Planner {
     }
 
     /// The recipe key path and line where `reference` first appears.
-    func where_(_ reference: String, in recipe: Recipe) -> (String, Int?) {
+    func recipeLocation(of reference: String, in recipe: Recipe) -> (String, Int?) {
         if recipe.baseModel == reference { return ("base_model", recipe.baseModelLine) }
         for slice in recipe.slices {
             if slice.baseModel == reference { return ("\(slice.keyPath).base_model", slice.line) }
@@ -166,7 +166,7 @@ public struct Planner {
         guard let first = architectures.first else { return }
         for (checkpoint, reference) in zip(checkpoints, references) {
             if let architecture = checkpoint.config?.architectures.first, architecture != first {
-                let (path, line) = where_(reference, in: recipe)
+                let (path, line) = recipeLocation(of: reference, in: recipe)
                 problems.append(RecipeProblem(path, line: line, "'\(reference)' is \(architecture) but '\(references[0])' is \(first); pass --allow-crimes to merge them anyway"))
             }
         }

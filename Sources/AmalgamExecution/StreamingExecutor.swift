@@ -112,19 +112,17 @@ public struct StreamingExecutor {
     }
 
     /// Elements `range` of `tensor` as Float32, rounded through `rounding` when narrower.
-    static func decode(_ tensor: Tensor, _ range: Range<Int>, _ rounding: DType?) -> [Float] {
+    static func decode(_ tensor: Tensor, _ range: Range<Int>, _ rounding: DType?, threads: Int = 1) -> [Float] {
         var values = [Float](repeating: 0, count: range.count)
-        Convert.decode(tensor.bytes, as: tensor.dtype.format, elements: range, into: &values)
+        Convert.decode(tensor.bytes, as: tensor.dtype.format, elements: range, into: &values, threads: threads)
         guard let rounding, tensor.dtype != rounding, tensor.dtype.byteWidth >= rounding.byteWidth else { return values }
-        return Convert.decode(Convert.encode(values, as: rounding.format).region, as: rounding.format)
+        return Convert.decode(Convert.encode(values, as: rounding.format, threads: threads).region, as: rounding.format, threads: threads)
     }
 
     /// An input widened to Float32, first rounded to `rounding` when the recipe computes in a narrower dtype.
     private func load(_ input: PlannedInput, plan: MergePlan, rounding: DType?, threads: Int) throws -> [Float] {
         let tensor = try plan.checkpoints[input.checkpoint].tensor(named: input.tensorName)
-        let values = tensor.float32Values(threads: threads)
-        guard let rounding, tensor.dtype != rounding, tensor.dtype.byteWidth >= rounding.byteWidth else { return values }
-        return Convert.decode(Convert.encode(values, as: rounding.format, threads: threads).region, as: rounding.format, threads: threads)
+        return Self.decode(tensor, 0..<tensor.elementCount, rounding, threads: threads)
     }
 
     /// config.json, tokenizer files, the recipe, the model card.

@@ -7,8 +7,8 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "List a checkpoint's tensors (name, dtype, shape, parameters, bytes, shard) and summarize it.",
         discussion: """
-            PATH is a model folder (single or sharded safetensors), one .safetensors file, or an
-            org/name[@revision] already in the local Hugging Face cache. Every header is validated;
+            PATH is a model folder (single or sharded safetensors), one .safetensors file, or an \
+            org/name[@revision] already in the local Hugging Face cache. Every header is validated; \
             no tensor data is read unless --stats is given.
             """
     )

@@ -18,11 +18,11 @@ struct MergeCommand: ParsableCommand {
         commandName: "merge",
         abstract: "Merge models as a mergekit YAML recipe says, into OUT.",
         discussion: """
-            The recipe is read as mergekit-yaml reads it and validated in full (methods, parameters,
-            layer ranges, tensor names and shapes, from config.json files and safetensors headers)
-            before any tensor data is read. Model paths are relative to the current directory.
-            OUT is written in a hidden folder beside it and moved into place when complete.
-            mergekit-yaml flags that do not apply here (--cuda, --lazy-unpickle, ...) are accepted
+            The recipe is read as mergekit-yaml reads it and validated in full (methods, parameters, \
+            layer ranges, tensor names and shapes, from config.json files and safetensors headers) \
+            before any tensor data is read. Model paths are relative to the current directory. \
+            OUT is written in a hidden folder beside it and moved into place when complete. \
+            mergekit-yaml flags that do not apply here (--cuda, --lazy-unpickle, ...) are accepted \
             and ignored with a note.
             """
     )

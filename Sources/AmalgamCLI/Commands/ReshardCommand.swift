@@ -10,8 +10,8 @@ struct ReshardCommand: ParsableCommand {
         commandName: "reshard",
         abstract: "Rewrite a checkpoint into OUT with a new shard size (and optionally another float dtype).",
         discussion: """
-            Streams one tensor at a time from the memory-mapped input. config.json and the tokenizer and
-            generation files are copied. OUT is built in a hidden folder beside it and moved into place
+            Streams one tensor at a time from the memory-mapped input. config.json and the tokenizer and \
+            generation files are copied. OUT is built in a hidden folder beside it and moved into place \
             only when complete; an existing non-empty OUT is replaced only with --force.
             """
     )

@@ -131,13 +131,17 @@ public struct MergeContext: Sendable {
     public let seed: UInt64
     /// Threads the method may use.
     public let threads: Int
+    /// Model-wide statistics, one total vector per pass (``ModelStatisticsMethod``); empty otherwise.
+    public let modelStatistics: [[Double]]
 
-    public init(tensorName: String, global: [String: ParameterValue], perModel: [[String: ParameterValue]], seed: UInt64 = 0, threads: Int = 1) {
+    public init(tensorName: String, global: [String: ParameterValue], perModel: [[String: ParameterValue]], seed: UInt64 = 0,
+                threads: Int = 1, modelStatistics: [[Double]] = []) {
         self.tensorName = tensorName
         self.global = global
         self.perModel = perModel
         self.seed = seed
         self.threads = threads
+        self.modelStatistics = modelStatistics
     }
 
     /// A global number (the planner guarantees required ones are present).

@@ -117,7 +117,7 @@ public struct Planner {
         case .model(let model): opened[model].map { checkpoints[$0] }
         }
         let outputDType = recipe.outDType ?? recipe.dtype
-        let config = donor?.config.map { Self.updatedConfig($0, layers: recipe.usesModelsSyntax ? nil : outputLayer, dtype: outputDType) }
+        let config = donor?.config.map { $0.updatedJSON(layers: recipe.usesModelsSyntax ? nil : outputLayer, dtype: outputDType) }
         return MergePlan(recipe: recipe, method: method, checkpoints: checkpoints, tensors: tensors,
                          outputLayers: recipe.usesModelsSyntax ? donor?.config?.numHiddenLayers : outputLayer,
                          outputConfig: config, tokenizerDonor: tokenizerDonor)
@@ -127,28 +127,6 @@ public struct Planner {
     /// index (final norm, lm_head) comes after.
     static func isPreLayer(_ name: String) -> Bool {
         ["embed", "wte", "wpe", "word_embeddings", "position_embeddings"].contains { name.contains($0) }
-    }
-
-    /// config.json with num_hidden_layers and the dtype updated.
-    static func updatedConfig(_ config: ModelConfig, layers: Int?, dtype: DType?) -> [UInt8] {
-        guard layers != nil || dtype != nil,
-              var object = try? JSONSerialization.jsonObject(with: Data(config.rawJSON)) as? [String: Any] else { return config.rawJSON }
-        if let layers {
-            if var text = object["text_config"] as? [String: Any], object["num_hidden_layers"] == nil {
-                text["num_hidden_layers"] = layers
-                object["text_config"] = text
-            } else {
-                object["num_hidden_layers"] = layers
-            }
-        }
-        if let dtype {
-            let key = object["dtype"] != nil || object["torch_dtype"] == nil ? "dtype" : "torch_dtype"
-            object[key] = dtype.configName
-        }
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else {
-            return config.rawJSON
-        }
-        return Array(data) + [UInt8(ascii: "\n")]
     }
 
     /// The recipe key path and line where `reference` first appears.

@@ -33,6 +33,11 @@ public struct TensorScanner: Sendable {
         self.pass = pass
     }
 
+    /// A scanner over one chunk holding the whole tensor (the whole-tensor forms of chunked code).
+    public static func single(_ chunk: ChunkInputs) -> TensorScanner {
+        TensorScanner { body in [body(chunk)] }
+    }
+
     /// Per-chunk results, in chunk order.
     public func map(_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]] { pass(body) }
 
@@ -60,7 +65,6 @@ extension ChunkedMergeMethod {
     /// The whole-tensor form, by running the chunked form over one chunk.
     public static func mergeWhole(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
         let chunk = ChunkInputs(range: 0..<inputs.count, base: inputs.base, models: inputs.models)
-        let scanner = TensorScanner { body in [body(chunk)] }
-        return try prepare(scan: scanner, count: inputs.count, shape: inputs.shape, hasBase: inputs.base != nil, context: context).merge(chunk)
+        return try prepare(scan: .single(chunk), count: inputs.count, shape: inputs.shape, hasBase: inputs.base != nil, context: context).merge(chunk)
     }
 }

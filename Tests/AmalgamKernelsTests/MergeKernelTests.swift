@@ -17,6 +17,10 @@ struct MergeKernelTests {
         var acc = a
         MergeKernels.addScaledDifference(&acc, x, b, scale: 0.75)
         #expect(acc == referenceAddScaledDifference(a, x, b, scale: 0.75))
+        var masked = a
+        let mask = x.indices.map { $0 % 4 != 1 }
+        MergeKernels.addScaledDifference(&masked, x, b, scale: 0.75, keep: mask)
+        #expect(masked == referenceAddScaledDifference(a, x, b, scale: 0.75, keep: mask))
         #expect(MergeKernels.absoluteDifference(x, b) == x.indices.map { abs(x[$0] - b[$0]) })
         let keep = x.indices.map { $0 % 3 != 0 }
         #expect(MergeKernels.maskedScaledDifference(x, b, keep: keep, scale: 2) == x.indices.map { keep[$0] ? 2 * (x[$0] - b[$0]) : 0 })

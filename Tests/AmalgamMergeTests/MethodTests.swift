@@ -139,7 +139,7 @@ struct MethodTests {
         let values = (0..<n).map { _ in Float(Int.random(in: 0...50, using: &generator)) * 0.125 }
         let sorted = values.sorted()
         let chunk = ChunkInputs(range: 0..<n, base: nil, models: [values])
-        let scanner = TensorScanner { body in [body(chunk)] }
+        let scanner = TensorScanner.single(chunk)
         for rank in Set([0, n / 2, n - 1]) {
             let t = MagnitudeSelection.thresholds([.init(source: 0, rank: rank)], scan: scanner, magnitudes: { [$0.models[0]] })[0].0
             #expect(t.value == sorted[rank])

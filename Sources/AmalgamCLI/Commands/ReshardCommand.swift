@@ -89,7 +89,7 @@ struct Resharder {
             }
             if case .folder(let folder) = checkpoint.source {
                 if let config = checkpoint.config {
-                    try writer.addFile(named: "config.json", contents: updatedConfig(config))
+                    try writer.addFile(named: "config.json", contents: config.updatedJSON(layers: nil, dtype: outputDType))
                 }
                 for name in checkpoint.auxiliaryFiles {
                     try writer.copyFile(from: (folder as NSString).appendingPathComponent(name), as: name)
@@ -124,17 +124,5 @@ struct Resharder {
             }
             try emit(buffers.encoded.region)
         }
-    }
-
-    /// config.json, with its dtype updated when converting.
-    func updatedConfig(_ config: ModelConfig) throws -> [UInt8] {
-        guard let outputDType else { return config.rawJSON }
-        guard var object = try JSONSerialization.jsonObject(with: Data(config.rawJSON)) as? [String: Any] else {
-            return config.rawJSON
-        }
-        let key = object["dtype"] != nil || object["torch_dtype"] == nil ? "dtype" : "torch_dtype"
-        object[key] = outputDType.configName
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return Array(data) + [UInt8(ascii: "\n")]
     }
 }

@@ -1,3 +1,4 @@
+import AmalgamCore
 import Foundation
 
 /// The fields of a Hugging Face config.json that Amalgam reads, plus the raw text.
@@ -49,5 +50,29 @@ public struct ModelConfig: Sendable, Equatable {
         tieWordEmbeddings = (top["tie_word_embeddings"] ?? text["tie_word_embeddings"]) as? Bool
         dtype = (value("dtype") as? String) ?? (value("torch_dtype") as? String)
         rawJSON = bytes
+    }
+
+    /// config.json with `num_hidden_layers` (in `text_config` when the layers count lives there)
+    /// and the dtype (`dtype`, or `torch_dtype` when only that is present) replaced; the text as
+    /// it was when there is nothing to change.
+    public func updatedJSON(layers: Int?, dtype: DType?) -> [UInt8] {
+        guard layers != nil || dtype != nil,
+              var object = try? JSONSerialization.jsonObject(with: Data(rawJSON)) as? [String: Any] else { return rawJSON }
+        if let layers {
+            if var text = object["text_config"] as? [String: Any], object["num_hidden_layers"] == nil {
+                text["num_hidden_layers"] = layers
+                object["text_config"] = text
+            } else {
+                object["num_hidden_layers"] = layers
+            }
+        }
+        if let dtype {
+            let key = object["dtype"] != nil || object["torch_dtype"] == nil ? "dtype" : "torch_dtype"
+            object[key] = dtype.configName
+        }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else {
+            return rawJSON
+        }
+        return Array(data) + [UInt8(ascii: "\n")]
     }
 }

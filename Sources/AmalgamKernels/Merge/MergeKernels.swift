@@ -7,15 +7,25 @@
 
 /// Elementwise merge kernels.
 public enum MergeKernels {
-    /// `accumulator[j] += scale · (x[j] − base[j])`.
-    public static func addScaledDifference(_ accumulator: inout [Float], _ x: [Float], _ base: [Float], scale: Float) {
-        precondition(x.count == accumulator.count && base.count == accumulator.count, "addScaledDifference: length mismatch")
+    /// `accumulator[j] += scale · (x[j] − base[j])`, only where `keep[j]` when a mask is given.
+    public static func addScaledDifference(_ accumulator: inout [Float], _ x: [Float], _ base: [Float], scale: Float, keep: [Bool]? = nil) {
+        precondition(x.count == accumulator.count && base.count == accumulator.count && (keep?.count ?? x.count) == x.count,
+                     "addScaledDifference: length mismatch")
         accumulator.withUnsafeMutableBufferPointer { acc in
             x.withUnsafeBufferPointer { xs in
                 base.withUnsafeBufferPointer { bs in
-                    // SAFETY: all three buffers hold acc.count elements (checked above).
+                    // SAFETY: all buffers hold acc.count elements (checked above).
                     guard let a = acc.baseAddress, let xp = xs.baseAddress, let bp = bs.baseAddress else { return }
-                    for j in 0..<acc.count { a[j] += scale * (xp[j] - bp[j]) }
+                    if let keep {
+                        keep.withUnsafeBufferPointer { ks in
+                            guard let k = ks.baseAddress else { return }
+                            // Branch-free: multiply by the flag's byte, 0 or 1.
+                            let bytes = UnsafeRawPointer(k)
+                            for j in 0..<acc.count { a[j] += scale * (xp[j] - bp[j]) * Float(bytes.load(fromByteOffset: j, as: UInt8.self)) }
+                        }
+                    } else {
+                        for j in 0..<acc.count { a[j] += scale * (xp[j] - bp[j]) }
+                    }
                 }
             }
         }

@@ -1,8 +1,8 @@
 // Plain twins of MergeKernels, one element at a time, written for reading.
 
-/// Reference: `acc[j] + scale · (x[j] − base[j])`.
-public func referenceAddScaledDifference(_ accumulator: [Float], _ x: [Float], _ base: [Float], scale: Float) -> [Float] {
-    accumulator.indices.map { accumulator[$0] + scale * (x[$0] - base[$0]) }
+/// Reference: `acc[j] + scale · (x[j] − base[j])` where kept (everywhere without a mask).
+public func referenceAddScaledDifference(_ accumulator: [Float], _ x: [Float], _ base: [Float], scale: Float, keep: [Bool]? = nil) -> [Float] {
+    accumulator.indices.map { (keep?[$0] ?? true) ? accumulator[$0] + scale * (x[$0] - base[$0]) : accumulator[$0] }
 }
 
 /// Reference: TIES sign consensus (see MergeKernels.signConsensus).

@@ -42,7 +42,7 @@ public enum SCE: MergeMethod {
             let keep = Int(Double(nonzero) * topk)
             // Keep the `keep` largest variances (ties by index), zero every model elsewhere.
             let chunk = ChunkInputs(range: 0..<n, base: nil, models: [variance])
-            let window = RankWindow.make(count: n, dropLow: n - keep, dropHigh: 0, scan: TensorScanner { body in [body(chunk)] },
+            let window = RankWindow.make(count: n, dropLow: n - keep, dropHigh: 0, scan: TensorScanner.single(chunk),
                                          magnitude: { $0.models[0] })
             let kept = window.keep(variance, chunkStart: 0)
             for i in 0..<m { for j in 0..<n where !kept[j] { tau[i][j] = 0 } }

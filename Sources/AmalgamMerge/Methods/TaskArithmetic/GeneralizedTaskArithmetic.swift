@@ -104,12 +104,7 @@ enum GeneralizedTaskArithmetic {
             }
             var accumulator = [Float](repeating: 0, count: n)
             for i in plans.indices {
-                if let mask = masks[i] {
-                    MergeKernels.addScaledDifference(&accumulator, MergeKernels.maskedScaledDifference(chunk.models[i], base, keep: mask, scale: scales[i]),
-                                                     [Float](repeating: 0, count: n), scale: 1)
-                } else {
-                    MergeKernels.addScaledDifference(&accumulator, chunk.models[i], base, scale: scales[i])
-                }
+                MergeKernels.addScaledDifference(&accumulator, chunk.models[i], base, scale: scales[i], keep: masks[i])
             }
             let weightSum = weights.reduce(0, +)
             let divisor = normalize ? (abs(weightSum) < 1e-8 ? 1 : weightSum) : 1

@@ -65,7 +65,7 @@ enum Sparsification: Sendable {
     func apply(to delta: inout [Float], density: Double, gamma: Double, epsilon: Double, rescale: Bool, rowLength: Int, random: SeededRandom) {
         let values = delta
         let chunk = ChunkInputs(range: 0..<values.count, base: nil, models: [values])
-        let scanner = TensorScanner { body in [body(chunk)] }
+        let scanner = TensorScanner.single(chunk)
         let plan = plan(count: values.count, density: density, gamma: gamma, epsilon: epsilon, rowLength: rowLength, random: random,
                         scan: scanner, magnitude: { chunk in chunk.models[0].map { abs($0) } })
         let keep = plan.keep(magnitudes: values.map { abs($0) }, start: 0)

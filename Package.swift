@@ -26,8 +26,19 @@ let package = Package(
         // MARK: - C shims: the few libc entry points Swift's platform modules do not export
         .target(name: "CAmalgamShims"),
 
-        // MARK: - Kernels: the audited unsafe/SIMD corner (no dependencies)
-        .target(name: "AmalgamKernels", swiftSettings: strictSettings),
+        // MARK: - BLAS and LAPACKE on Linux (Debian: libopenblas-dev, liblapacke-dev); Accelerate on Apple
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+
+        // MARK: - Kernels: the audited unsafe/SIMD corner, matrix products through BLAS
+        .target(
+            name: "AmalgamKernels",
+            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux, .android, .windows, .openbsd]))],
+            swiftSettings: strictSettings
+        ),
 
         // MARK: - Core: dtypes, shapes, tensors, tensor names, seeded randomness, diagnostics
         .target(name: "AmalgamCore", dependencies: ["AmalgamKernels"], swiftSettings: strictSettings),
@@ -52,7 +63,24 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // (Later layers: AmalgamInference, AmalgamSearch, AmalgamReports, each its own target.)
+        // MARK: - Tokenizers: tokenizer.json (BPE, byte-level and SentencePiece style); Foundation only
+        .target(name: "AmalgamTokenizer", swiftSettings: strictSettings),
+
+        // MARK: - Inference: Llama-family forward pass on the CPU (Float32, BLAS products, KV cache)
+        .target(
+            name: "AmalgamInference",
+            dependencies: ["AmalgamCore", "AmalgamKernels", "AmalgamIO"],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: - Evaluation: tasks, greedy generation, exact match, log-likelihood, perplexity
+        .target(
+            name: "AmalgamEval",
+            dependencies: ["AmalgamInference", "AmalgamTokenizer", "AmalgamCore", "AmalgamKernels"],
+            swiftSettings: strictSettings
+        ),
+
+        // (Later layers: AmalgamSearch, AmalgamReports, each its own target.)
 
         // MARK: - The command line: thin, parses and renders
         .target(
@@ -100,6 +128,16 @@ let package = Package(
         .testTarget(
             name: "AmalgamExecutionTests",
             dependencies: ["AmalgamExecution", "AmalgamRecipe", "AmalgamMerge", "AmalgamIO", "AmalgamCore", "AmalgamKernels", "AmalgamTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AmalgamTokenizerTests",
+            dependencies: ["AmalgamTokenizer", "AmalgamTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AmalgamInferenceTests",
+            dependencies: ["AmalgamInference", "AmalgamIO", "AmalgamCore", "AmalgamKernels", "AmalgamTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

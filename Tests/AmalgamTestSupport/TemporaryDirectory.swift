@@ -55,3 +55,32 @@ public enum Fixtures {
         URL(fileURLWithPath: filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     }
 }
+
+/// The bundled testbed: tiny Llama models (`Examples/models`), task data (`Examples/tasks`) and the
+/// reference outputs of Python transformers (`Tests/Fixtures/testbed/reference`).
+public enum Testbed {
+    public static let expertNames = ["add", "rev", "sort", "upper"]
+
+    /// `Examples/models/<name>`.
+    public static func model(_ name: String) -> String {
+        (Fixtures.repositoryRoot() as NSString).appendingPathComponent("Examples/models/\(name)")
+    }
+
+    /// `Examples/tasks`.
+    public static var tasks: String {
+        (Fixtures.repositoryRoot() as NSString).appendingPathComponent("Examples/tasks")
+    }
+
+    /// `Tests/Fixtures/testbed/reference/<relative>`.
+    public static func reference(_ relative: String) -> String {
+        Fixtures.file("testbed/reference/\(relative)")
+    }
+
+    /// The JSON objects of a JSONL file.
+    public static func jsonLines(_ path: String) throws -> [[String: Any]] {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return try text.split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:]
+        }
+    }
+}

@@ -1,0 +1,141 @@
+// Matrix products through BLAS: OpenBLAS on Linux (the CBLAS system-library target), Accelerate on
+// Apple platforms. The API takes Swift arrays plus offsets and leading dimensions, checks every
+// access range up front, and hides the pointers. All matrices are row-major.
+
+#if canImport(Accelerate)
+import Accelerate
+#else
+import CBLAS
+#endif
+
+/// Whether a matrix operand is used as stored or transposed.
+public enum MatrixOrientation: Sendable {
+    case asStored
+    case transposed
+}
+
+/// A row-major matrix view into a `[Float]`: `rows × columns` starting at `offset`, rows `stride` apart.
+public struct MatrixLayout: Sendable, Equatable {
+    public var rows: Int
+    public var columns: Int
+    public var offset: Int
+    public var stride: Int
+
+    public init(rows: Int, columns: Int, offset: Int = 0, stride: Int? = nil) {
+        self.rows = rows
+        self.columns = columns
+        self.offset = offset
+        self.stride = stride ?? columns
+    }
+
+    /// The last element index the view touches, plus one (0 for an empty view).
+    var end: Int { rows == 0 || columns == 0 ? offset : offset + (rows - 1) * stride + columns }
+
+    func check(_ count: Int, _ what: String) {
+        precondition(rows >= 0 && columns >= 0 && offset >= 0, "\(what): negative dimension or offset")
+        precondition(stride >= max(columns, 1), "\(what): stride \(stride) below column count \(columns)")
+        precondition(end <= count, "\(what): view ends at \(end) but storage holds \(count)")
+    }
+}
+
+public enum BLAS {
+    /// The number of threads the BLAS library may use for one call.
+    public static var threads: Int {
+        #if canImport(Accelerate)
+        return 1
+        #else
+        return Int(openblas_get_num_threads())
+        #endif
+    }
+
+    /// Sets the BLAS library's own thread count (OpenBLAS); a no-op on Accelerate.
+    public static func setThreads(_ count: Int) {
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(Int32(max(1, count)))
+        #endif
+    }
+
+    /// `c ← alpha · op(a) · op(b) + beta · c`, Float32, where `op` is the given orientation.
+    /// `a` and `b` describe the stored matrices; the product shape follows from the orientations.
+    public static func multiply(
+        _ a: [Float], _ aLayout: MatrixLayout, _ aOrientation: MatrixOrientation = .asStored,
+        _ b: [Float], _ bLayout: MatrixLayout, _ bOrientation: MatrixOrientation = .asStored,
+        into c: inout [Float], _ cLayout: MatrixLayout,
+        alpha: Float = 1, beta: Float = 0
+    ) {
+        aLayout.check(a.count, "multiply operand a")
+        bLayout.check(b.count, "multiply operand b")
+        cLayout.check(c.count, "multiply result c")
+        let m = aOrientation == .asStored ? aLayout.rows : aLayout.columns
+        let k = aOrientation == .asStored ? aLayout.columns : aLayout.rows
+        let kb = bOrientation == .asStored ? bLayout.rows : bLayout.columns
+        let n = bOrientation == .asStored ? bLayout.columns : bLayout.rows
+        precondition(k == kb, "multiply: inner dimensions \(k) and \(kb) differ")
+        precondition(cLayout.rows == m && cLayout.columns == n, "multiply: result is \(cLayout.rows)×\(cLayout.columns), product is \(m)×\(n)")
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            scaleView(&c, cLayout, by: beta)
+            return
+        }
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    cblas_sgemm(
+                        CblasRowMajor,
+                        aOrientation == .asStored ? CblasNoTrans : CblasTrans,
+                        bOrientation == .asStored ? CblasNoTrans : CblasTrans,
+                        Int32(m), Int32(n), Int32(k), alpha,
+                        pa.baseAddress! + aLayout.offset, Int32(aLayout.stride),
+                        pb.baseAddress! + bLayout.offset, Int32(bLayout.stride),
+                        beta, pc.baseAddress! + cLayout.offset, Int32(cLayout.stride)
+                    )
+                }
+            }
+        }
+    }
+
+    /// `c ← alpha · op(a) · op(b) + beta · c` in Float64.
+    public static func multiply(
+        _ a: [Double], _ aLayout: MatrixLayout, _ aOrientation: MatrixOrientation = .asStored,
+        _ b: [Double], _ bLayout: MatrixLayout, _ bOrientation: MatrixOrientation = .asStored,
+        into c: inout [Double], _ cLayout: MatrixLayout,
+        alpha: Double = 1, beta: Double = 0
+    ) {
+        aLayout.check(a.count, "multiply operand a")
+        bLayout.check(b.count, "multiply operand b")
+        cLayout.check(c.count, "multiply result c")
+        let m = aOrientation == .asStored ? aLayout.rows : aLayout.columns
+        let k = aOrientation == .asStored ? aLayout.columns : aLayout.rows
+        let kb = bOrientation == .asStored ? bLayout.rows : bLayout.columns
+        let n = bOrientation == .asStored ? bLayout.columns : bLayout.rows
+        precondition(k == kb, "multiply: inner dimensions \(k) and \(kb) differ")
+        precondition(cLayout.rows == m && cLayout.columns == n, "multiply: result is \(cLayout.rows)×\(cLayout.columns), product is \(m)×\(n)")
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            scaleView(&c, cLayout, by: beta)
+            return
+        }
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                    cblas_dgemm(
+                        CblasRowMajor,
+                        aOrientation == .asStored ? CblasNoTrans : CblasTrans,
+                        bOrientation == .asStored ? CblasNoTrans : CblasTrans,
+                        Int32(m), Int32(n), Int32(k), alpha,
+                        pa.baseAddress! + aLayout.offset, Int32(aLayout.stride),
+                        pb.baseAddress! + bLayout.offset, Int32(bLayout.stride),
+                        beta, pc.baseAddress! + cLayout.offset, Int32(cLayout.stride)
+                    )
+                }
+            }
+        }
+    }
+
+    private static func scaleView<T: BinaryFloatingPoint>(_ c: inout [T], _ layout: MatrixLayout, by beta: T) {
+        for row in 0..<layout.rows {
+            let start = layout.offset + row * layout.stride
+            for index in start..<(start + layout.columns) { c[index] = beta == 0 ? 0 : c[index] * beta }
+        }
+    }
+}

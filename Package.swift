@@ -87,6 +87,7 @@ let package = Package(
             name: "AmalgamCLI",
             dependencies: [
                 "AmalgamCore", "AmalgamIO", "AmalgamKernels", "AmalgamMerge", "AmalgamRecipe", "AmalgamExecution", "CAmalgamShims",
+                "AmalgamTokenizer", "AmalgamInference", "AmalgamEval",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -138,6 +139,11 @@ let package = Package(
         .testTarget(
             name: "AmalgamInferenceTests",
             dependencies: ["AmalgamInference", "AmalgamIO", "AmalgamCore", "AmalgamKernels", "AmalgamTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AmalgamEvalTests",
+            dependencies: ["AmalgamEval", "AmalgamInference", "AmalgamTokenizer", "AmalgamMerge", "AmalgamIO", "AmalgamCore", "AmalgamTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

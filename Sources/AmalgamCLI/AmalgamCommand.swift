@@ -9,7 +9,10 @@ public struct AmalgamCommand: ParsableCommand {
         commandName: "amalgam",
         abstract: "Amalgam: a model-merging workbench for Hugging Face safetensors checkpoints.",
         version: version,
-        subcommands: [MergeCommand.self, MethodsCommand.self, InspectCommand.self, ReshardCommand.self]
+        subcommands: [
+            MergeCommand.self, MethodsCommand.self, InspectCommand.self, ReshardCommand.self,
+            TokenizeCommand.self, GenerateCommand.self, EvalCommand.self,
+        ]
     )
 
     public init() {}

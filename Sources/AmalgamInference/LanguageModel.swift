@@ -24,6 +24,8 @@ public final class LanguageModel: @unchecked Sendable {
     public let config: TransformerConfig
     /// A name for messages: the checkpoint path, or what the caller passed.
     public let name: String
+    /// The folder holding config.json and the tokenizer files, when loaded from a checkpoint.
+    public let folder: String?
 
     /// Parameter name → (slot, shape).
     public private(set) var parameterShapes: [String: [Int]] = [:]
@@ -74,9 +76,10 @@ public final class LanguageModel: @unchecked Sendable {
     }
 
     /// Builds a model from Float32 parameters by name (extra names are ignored).
-    public init(config: TransformerConfig, name: String, parameters: [String: [Float]]) throws(InferenceError) {
+    public init(config: TransformerConfig, name: String, folder: String? = nil, parameters: [String: [Float]]) throws(InferenceError) {
         self.config = config
         self.name = name
+        self.folder = folder
         for (parameter, shape) in Self.parameterLayout(for: config) {
             guard let values = parameters[parameter] else { throw .missingTensor(model: name, tensor: parameter) }
             let count = shape.reduce(1, *)
@@ -110,7 +113,11 @@ public final class LanguageModel: @unchecked Sendable {
     /// Loads a checkpoint (folder, `.safetensors` file or hub reference): config.json, then every
     /// parameter converted to Float32 on all `threads`.
     public convenience init(checkpoint: Checkpoint, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
-        let configPath = (checkpoint.path as NSString).appendingPathComponent("config.json")
+        let folder = switch checkpoint.source {
+        case .folder(let path): path
+        case .file(let path): (path as NSString).deletingLastPathComponent
+        }
+        let configPath = (folder as NSString).appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: configPath) else {
             throw InferenceError.badConfig(file: configPath, key: "(file)", reason: "config.json is missing; the model's architecture is unknown")
         }
@@ -123,7 +130,7 @@ public final class LanguageModel: @unchecked Sendable {
             }
             parameters[name] = try checkpoint.tensor(named: name).float32Values(threads: threads)
         }
-        try self.init(config: config, name: checkpoint.path, parameters: parameters)
+        try self.init(config: config, name: checkpoint.path, folder: folder, parameters: parameters)
     }
 
     /// Opens and loads a checkpoint reference.
@@ -133,6 +140,19 @@ public final class LanguageModel: @unchecked Sendable {
 
     /// The names of all parameters, in load order.
     public var parameterNames: [String] { Self.parameterLayout(for: config).map(\.name) }
+
+    /// Copies `values` into a parameter's existing storage (no reallocation). Not safe to call
+    /// while a forward pass runs on this model.
+    public func assignParameter(_ name: String, from values: [Float]) throws(InferenceError) {
+        guard let slot = slotOfName[name] else { throw .missingTensor(model: self.name, tensor: name) }
+        guard storage[slot].count == values.count else {
+            throw .wrongShape(model: self.name, tensor: name, expected: parameterShapes[name] ?? [], actual: [values.count])
+        }
+        func copy(into target: inout [Float]) {
+            for index in values.indices { target[index] = values[index] }
+        }
+        copy(into: &storage[slot])
+    }
 
     /// A copy of one parameter's values.
     public func parameter(_ name: String) -> [Float]? { slotOfName[name].map { storage[$0] } }

@@ -1,1 +1,0 @@
-// Evaluation: tasks, metrics and the evaluator (see Evaluator.swift).

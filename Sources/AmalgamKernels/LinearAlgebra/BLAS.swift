@@ -25,7 +25,7 @@ public struct MatrixLayout: Sendable, Equatable {
         self.rows = rows
         self.columns = columns
         self.offset = offset
-        self.stride = stride ?? columns
+        self.stride = stride ?? max(columns, 1)
     }
 
     /// The last element index the view touches, plus one (0 for an empty view).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Amalgam demo: merges the bundled tiny testbed experts (a base Llama model and four task
-# experts) with several methods, then inspects one result. Run from anywhere:
+# experts) with several methods, inspects one result, then scores the base, the experts and the
+# merges on the four testbed tasks in one table. Run from anywhere:
 #   bash Examples/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,5 +23,13 @@ echo
 echo "== amalgam inspect $OUT/frankenmerge (6 layers stacked from two experts)"
 "$AMALGAM" inspect "$OUT/frankenmerge" | tail -11
 echo
+echo "== amalgam tokenize / generate with the add expert"
+"$AMALGAM" tokenize Examples/models/add "add 23 45 =" | head -1
+"$AMALGAM" generate Examples/models/add "add 23 45 =" --max-new-tokens 4 --stop-at-newline 2>/dev/null
+echo
+echo "== amalgam eval: base, experts and merges on every task (test split, greedy exact match)"
+"$AMALGAM" eval Examples/models/{base,add,rev,sort,upper} "$OUT"/{task_arithmetic,ties,dare_ties,slerp,frankenmerge} \
+  --tasks Examples/tasks --split test --quiet --json "$OUT/eval.json"
+echo
 echo "Merged models are in $OUT: each a Hugging Face folder (safetensors, config.json, tokenizer files,"
-echo "amalgam-recipe.yaml, README.md model card)."
+echo "amalgam-recipe.yaml, README.md model card). Scores: $OUT/eval.json."

@@ -23,12 +23,13 @@ struct EvalCommand: ParsableCommand {
             --max-new-tokens, and the first line of the output, whitespace-trimmed, must equal the \
             answer's. A line {"prompt", "choices", "answer_index"} is scored by the log-likelihood \
             of each choice as a continuation of the prompt. --perplexity FILE adds the perplexity \
-            of a text file, in windows of the model's context length.
+            of a text file, in windows of the model's context length. With several models, one \
+            table compares their accuracies (and --json writes a list of per-model objects).
             """
     )
 
-    @Argument(help: "Model folder, .safetensors file, or cached org/name[@revision].")
-    var model: String
+    @Argument(help: "Model folders, .safetensors files, or cached org/name[@revision] (several give one comparison table).")
+    var models: [String]
 
     @Option(name: .long, help: "Folder of task folders, each with <split>.jsonl.")
     var tasks: String?
@@ -73,26 +74,44 @@ struct EvalCommand: ParsableCommand {
                 }
                 return text
             }
-            let loadStart = DispatchTime.now().uptimeNanoseconds
-            let languageModel = try LanguageModel(path: model, threads: threading.resolvedThreads)
-            let tokenizer = try Tokenizer(contentsOf: languageModel.folder ?? model)
-            let evaluator = Evaluator(
-                model: languageModel, tokenizer: tokenizer,
-                settings: GenerationSettings(maxNewTokens: maxNewTokens, stopAtNewline: true), batchSize: batchSize
-            )
-            let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
-
-            var results: [TaskResult] = []
-            let start = DispatchTime.now().uptimeNanoseconds
-            for task in taskList {
-                let count = limit.map { min($0, task.items.count) } ?? task.items.count
-                let progress = EvalProgress(task: task.name, total: count, quiet: quiet)
-                results.append(try evaluator.evaluate(task, limit: limit) { progress.update($0) })
-                progress.finish()
+            var reports: [ModelReport] = []
+            for model in models {
+                reports.append(try evaluate(model, tasks: taskList, text: perplexityText))
             }
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            if reports.count > 1 { print(Self.comparison(reports, tasks: taskList.map(\.name))) }
+            if let json { try Self.writeJSON(json, reports: reports, perplexityFile: perplexity) }
+        }
+    }
 
-            if !results.isEmpty {
+    /// One model's results.
+    struct ModelReport {
+        var model: String
+        var results: [TaskResult]
+        var perplexity: PerplexityResult?
+    }
+
+    private func evaluate(_ model: String, tasks taskList: [EvalTask], text: String?) throws -> ModelReport {
+        let loadStart = DispatchTime.now().uptimeNanoseconds
+        let languageModel = try LanguageModel(path: model, threads: threading.resolvedThreads)
+        let tokenizer = try Tokenizer(contentsOf: languageModel.folder ?? model)
+        let evaluator = Evaluator(
+            model: languageModel, tokenizer: tokenizer,
+            settings: GenerationSettings(maxNewTokens: maxNewTokens, stopAtNewline: true), batchSize: batchSize
+        )
+        let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
+
+        var results: [TaskResult] = []
+        let start = DispatchTime.now().uptimeNanoseconds
+        for task in taskList {
+            let count = limit.map { min($0, task.items.count) } ?? task.items.count
+            let progress = EvalProgress(task: task.name, total: count, quiet: quiet)
+            results.append(try evaluator.evaluate(task, limit: limit) { progress.update($0) })
+            progress.finish()
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+
+        if !results.isEmpty {
+            if models.count == 1 {
                 var table = TextTable([("task", .left), ("split", .left), ("items", .right), ("correct", .right), ("accuracy", .right), ("mean response tokens", .right)])
                 for result in results {
                     table.append([
@@ -101,41 +120,68 @@ struct EvalCommand: ParsableCommand {
                         result.meanResponseTokens.map { String(format: "%.2f", $0) } ?? "-",
                     ])
                 }
-                print("\(languageModel.name)")
+                print(languageModel.name)
                 print(table.rendered())
-                let prompts = results.reduce(0) { $0 + $1.total }
-                let generated = results.reduce(0) { $0 + $1.items.reduce(0) { $0 + $1.generatedIds.count } }
+            }
+            let prompts = results.reduce(0) { $0 + $1.total }
+            let generated = results.reduce(0) { $0 + $1.items.reduce(0) { $0 + $1.generatedIds.count } }
+            if !quiet {
                 AmalgamRuntime.printError(String(
-                    format: "load %.2f s; %d items in %.2f s (%.1f prompts/s, %.1f generated tokens/s)",
-                    loadSeconds, prompts, seconds, Double(prompts) / max(seconds, 1e-9), Double(generated) / max(seconds, 1e-9)
+                    format: "%@: load %.2f s; %d items in %.2f s (%.1f prompts/s, %.1f generated tokens/s)",
+                    languageModel.name, loadSeconds, prompts, seconds, Double(prompts) / max(seconds, 1e-9), Double(generated) / max(seconds, 1e-9)
                 ))
             }
-            var perplexityResult: PerplexityResult?
-            if let perplexityText, let path = perplexity {
-                let result = try evaluator.perplexity(of: perplexityText, path: path)
-                perplexityResult = result
-                print(String(format: "perplexity of %@: %.4f over %d tokens (mean NLL %.5f nats)", path, result.perplexity, result.scoredTokens, result.meanNegativeLogLikelihood))
-            }
-            if let json { try Self.writeJSON(json, model: languageModel.name, results: results, perplexity: perplexityResult, file: perplexity) }
         }
+        var perplexityResult: PerplexityResult?
+        if let text, let path = perplexity {
+            let result = try evaluator.perplexity(of: text, path: path)
+            perplexityResult = result
+            print(String(format: "%@: perplexity of %@: %.4f over %d tokens (mean NLL %.5f nats)",
+                         languageModel.name, path, result.perplexity, result.scoredTokens, result.meanNegativeLogLikelihood))
+        }
+        return ModelReport(model: languageModel.name, results: results, perplexity: perplexityResult)
     }
 
-    static func writeJSON(_ path: String, model: String, results: [TaskResult], perplexity: PerplexityResult?, file: String?) throws {
-        var tasks: [String: Any] = [:]
-        for result in results {
-            tasks[result.name] = [
-                "split": result.split, "total": result.total, "correct": result.correct, "accuracy": result.accuracy,
-                "mean_response_tokens": result.meanResponseTokens.map { $0 as Any } ?? NSNull(),
-            ] as [String: Any]
+    /// Models as rows, tasks as columns (accuracy %, and mean response tokens in brackets).
+    static func comparison(_ reports: [ModelReport], tasks: [String]) -> String {
+        var columns: [(String, TextTable.Alignment)] = [("model", .left)]
+        columns += tasks.map { ($0, .right) }
+        columns.append(("mean", .right))
+        var table = TextTable(columns)
+        for report in reports {
+            var row = [report.model]
+            for name in tasks {
+                guard let result = report.results.first(where: { $0.name == name }) else { row.append("-"); continue }
+                let tokens = result.meanResponseTokens.map { String(format: " (%.1f)", $0) } ?? ""
+                row.append(String(format: "%.1f%%", result.accuracy * 100) + tokens)
+            }
+            let mean = report.results.isEmpty ? 0 : report.results.reduce(0) { $0 + $1.accuracy } / Double(report.results.count)
+            row.append(String(format: "%.1f%%", mean * 100))
+            table.append(row)
         }
-        var object: [String: Any] = ["model": model, "tasks": tasks]
-        if let perplexity, let file {
-            object["perplexity"] = [
-                "file": file, "tokens": perplexity.scoredTokens, "perplexity": perplexity.perplexity,
-                "mean_nll": perplexity.meanNegativeLogLikelihood,
-            ] as [String: Any]
+        return "accuracy (mean response tokens)\n" + table.rendered()
+    }
+
+    static func writeJSON(_ path: String, reports: [ModelReport], perplexityFile: String?) throws {
+        let objects = reports.map { report -> [String: Any] in
+            var tasks: [String: Any] = [:]
+            for result in report.results {
+                tasks[result.name] = [
+                    "split": result.split, "total": result.total, "correct": result.correct, "accuracy": result.accuracy,
+                    "mean_response_tokens": result.meanResponseTokens.map { $0 as Any } ?? NSNull(),
+                ] as [String: Any]
+            }
+            var object: [String: Any] = ["model": report.model, "tasks": tasks]
+            if let perplexity = report.perplexity, let perplexityFile {
+                object["perplexity"] = [
+                    "file": perplexityFile, "tokens": perplexity.scoredTokens, "perplexity": perplexity.perplexity,
+                    "mean_nll": perplexity.meanNegativeLogLikelihood,
+                ] as [String: Any]
+            }
+            return object
         }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        let root: Any = objects.count == 1 ? objects[0] : objects
+        let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         guard FileManager.default.createFile(atPath: path, contents: data + Data("\n".utf8)) else {
             throw EvalError.unreadable(path: path, reason: "cannot write the JSON report here")
         }

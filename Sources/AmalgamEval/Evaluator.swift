@@ -57,14 +57,17 @@ public final class Evaluator {
     public var settings: GenerationSettings
     /// Sequences decoded together.
     public var batchSize: Int
+    /// Cores to use: decoding workers (data parallel) or BLAS threads.
+    public var threads: Int
     /// Ids that end generation: the config's eos ids, and (with `stopAtNewline`) every token whose text has a newline.
     public let stopIds: Set<Int>
 
-    public init(model: LanguageModel, tokenizer: Tokenizer, settings: GenerationSettings = .init(), batchSize: Int = 32) {
+    public init(model: LanguageModel, tokenizer: Tokenizer, settings: GenerationSettings = .init(), batchSize: Int = 32, threads: Int = 1) {
         self.model = model
         self.tokenizer = tokenizer
         self.settings = settings
         self.batchSize = max(1, batchSize)
+        self.threads = max(1, threads)
         var stops = Set(model.config.eosTokenIds)
         if settings.stopAtNewline {
             for id in 0..<min(tokenizer.vocabularySize, model.config.vocabularySize) {
@@ -81,32 +84,31 @@ public final class Evaluator {
     }
 
     /// Greedy continuations of `prompts`, decoded `batchSize` at a time; `progress` gets the
-    /// number of prompts finished so far.
+    /// number of prompts finished so far. With `threads` > 1 and enough prompts, contiguous shards
+    /// of the prompts decode on separate cores with single-threaded BLAS (data parallel); otherwise
+    /// one decoder uses a multi-threaded BLAS. Results do not depend on the split: each
+    /// sequence's arithmetic is its own (see the batch-size test).
     public func generate(_ prompts: [[Int]], progress: ((Int) -> Void)? = nil) throws -> [[Int]] {
-        var results: [[Int]] = Array(repeating: [], count: prompts.count)
-        var done = 0
-        for batchStart in stride(from: 0, to: prompts.count, by: batchSize) {
-            let indices = Array(batchStart..<min(batchStart + batchSize, prompts.count))
-            let caches = indices.map { KVCache(config: model.config, reservingPositions: prompts[$0].count + settings.maxNewTokens) }
-            var active = Array(indices.indices)
-            var logits = try model.forward(indices.indices.map { SequenceStep(tokens: prompts[indices[$0]], cache: caches[$0]) }, logits: .last)
-            var rowOf = Dictionary(uniqueKeysWithValues: active.enumerated().map { ($1, $0) })
-            while !active.isEmpty && settings.maxNewTokens > 0 {
-                var next: [(slot: Int, token: Int)] = []
-                for slot in active {
-                    let row = logits[rowOf[slot]!]
-                    let token = TransformerKernels.argmax(row, in: 0..<row.count)
-                    if stopIds.contains(token) { continue }
-                    results[indices[slot]].append(token)
-                    if results[indices[slot]].count < settings.maxNewTokens { next.append((slot, token)) }
-                }
-                active = next.map(\.slot)
-                if active.isEmpty { break }
-                rowOf = Dictionary(uniqueKeysWithValues: active.enumerated().map { ($1, $0) })
-                logits = try model.forward(next.map { SequenceStep(tokens: [$0.token], cache: caches[$0.slot]) }, logits: .last)
+        let decoder = GreedyDecoder(model: model, stopIds: stopIds, settings: settings, batchSize: batchSize)
+        let workers = min(threads, prompts.count / max(1, min(batchSize, 8)))
+        if workers <= 1 {
+            BLAS.setThreads(threads)
+            return try decoder.generate(prompts, progress: progress)
+        }
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(threads) }
+        // Rounds of `workers` batches, so progress advances as rounds finish.
+        var results: [[Int]] = []
+        results.reserveCapacity(prompts.count)
+        let roundSize = workers * batchSize
+        for roundStart in stride(from: 0, to: prompts.count, by: roundSize) {
+            let round = Array(prompts[roundStart..<min(roundStart + roundSize, prompts.count)])
+            let shardSize = (round.count + workers - 1) / workers
+            let outcomes = Parallel.mapChunks(count: round.count, chunkSize: shardSize, threads: workers) { range in
+                Result { try decoder.generate(Array(round[range])) }
             }
-            done += indices.count
-            progress?(done)
+            for outcome in outcomes { results.append(contentsOf: try outcome.get()) }
+            progress?(results.count)
         }
         return results
     }
@@ -192,5 +194,42 @@ public final class Evaluator {
         let scalars = text.unicodeScalars
         let end = scalars.firstIndex(of: "\n") ?? scalars.endIndex
         return String(scalars[..<end]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Batched greedy decoding of a list of prompts on the calling thread.
+struct GreedyDecoder: Sendable {
+    let model: LanguageModel
+    let stopIds: Set<Int>
+    let settings: GenerationSettings
+    let batchSize: Int
+
+    func generate(_ prompts: [[Int]], progress: ((Int) -> Void)? = nil) throws -> [[Int]] {
+        var results: [[Int]] = Array(repeating: [], count: prompts.count)
+        var done = 0
+        for batchStart in stride(from: 0, to: prompts.count, by: batchSize) {
+            let indices = Array(batchStart..<min(batchStart + batchSize, prompts.count))
+            let caches = indices.map { KVCache(config: model.config, reservingPositions: prompts[$0].count + settings.maxNewTokens) }
+            var active = Array(indices.indices)
+            var logits = try model.forward(indices.indices.map { SequenceStep(tokens: prompts[indices[$0]], cache: caches[$0]) }, logits: .last)
+            var rowOf = Dictionary(uniqueKeysWithValues: active.enumerated().map { ($1, $0) })
+            while !active.isEmpty && settings.maxNewTokens > 0 {
+                var next: [(slot: Int, token: Int)] = []
+                for slot in active {
+                    let row = logits[rowOf[slot]!]
+                    let token = TransformerKernels.argmax(row, in: 0..<row.count)
+                    if stopIds.contains(token) { continue }
+                    results[indices[slot]].append(token)
+                    if results[indices[slot]].count < settings.maxNewTokens { next.append((slot, token)) }
+                }
+                active = next.map(\.slot)
+                if active.isEmpty { break }
+                rowOf = Dictionary(uniqueKeysWithValues: active.enumerated().map { ($1, $0) })
+                logits = try model.forward(next.map { SequenceStep(tokens: [$0.token], cache: caches[$0.slot]) }, logits: .last)
+            }
+            done += indices.count
+            progress?(done)
+        }
+        return results
     }
 }

@@ -99,6 +99,20 @@ extension LanguageModel {
                 step.cache.append(layer: layerIndex, keys: keys[first * KV..<(first + n) * KV], values: values[first * KV..<(first + n) * KV])
                 let T = step.cache.count + n
                 let cachedKeys = step.cache.keys[layerIndex], cachedValues = step.cache.values[layerIndex]  // [T × KV]
+                if n * T * headDim <= Self.directAttentionLimit {
+                    // Short sequences (decoding, short prompts): direct loops beat BLAS call overheads.
+                    var scratch = [Float](repeating: 0, count: T)
+                    for head in 0..<c.headCount {
+                        let kvHead = head / groupSize
+                        TransformerKernels.attendDirect(
+                            queries: queries, queryOffset: first * Q + head * headDim, queryStride: Q, rows: n,
+                            keys: cachedKeys, values: cachedValues, keyValueOffset: kvHead * headDim, keyValueStride: KV,
+                            headDim: headDim, scale: scale, firstPosition: step.cache.count, window: c.slidingWindow,
+                            scratch: &scratch, into: &attended, outputOffset: first * Q + head * headDim, outputStride: Q
+                        )
+                    }
+                    continue
+                }
                 var scores = [Float](repeating: 0, count: n * T)                                            // [n × T]
                 for head in 0..<c.headCount {
                     let kvHead = head / groupSize
@@ -162,6 +176,10 @@ extension LanguageModel {
         }
         return output
     }
+
+    /// Attention problems up to this many multiply-adds per head (rows × positions × head_dim)
+    /// use direct loops instead of two BLAS calls.
+    static var directAttentionLimit: Int { 1 << 16 }
 
     /// `x · Wᵀ (+ b)`: [rows × in] · [in × out] → [rows × out], with W stored [out × in] as in the checkpoint.
     private func linear(_ x: [Float], rows: Int, inFeatures: Int, outFeatures: Int, weight: Int, bias: Int?) -> [Float] {

@@ -43,6 +43,9 @@ struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Write {\"model\", \"tasks\": {name: {split, total, correct, accuracy, mean_response_tokens}}} to FILE.")
     var json: String?
 
+    @Option(name: .long, help: "Write every item (model, task, split, prompt, answer, prediction, gen_ids, correct) as JSON lines to FILE.")
+    var predictions: String?
+
     @Option(name: .long, help: "Also report the perplexity of this text file.")
     var perplexity: String?
 
@@ -80,6 +83,7 @@ struct EvalCommand: ParsableCommand {
             }
             if reports.count > 1 { print(Self.comparison(reports, tasks: taskList.map(\.name))) }
             if let json { try Self.writeJSON(json, reports: reports, perplexityFile: perplexity) }
+            if let predictions { try Self.writePredictions(predictions, reports: reports) }
         }
     }
 
@@ -88,6 +92,8 @@ struct EvalCommand: ParsableCommand {
         var model: String
         var results: [TaskResult]
         var perplexity: PerplexityResult?
+        var loadSeconds: Double
+        var evalSeconds: Double
     }
 
     private func evaluate(_ model: String, tasks taskList: [EvalTask], text: String?) throws -> ModelReport {
@@ -96,7 +102,8 @@ struct EvalCommand: ParsableCommand {
         let tokenizer = try Tokenizer(contentsOf: languageModel.folder ?? model)
         let evaluator = Evaluator(
             model: languageModel, tokenizer: tokenizer,
-            settings: GenerationSettings(maxNewTokens: maxNewTokens, stopAtNewline: true), batchSize: batchSize
+            settings: GenerationSettings(maxNewTokens: maxNewTokens, stopAtNewline: true), batchSize: batchSize,
+            threads: threading.resolvedThreads
         )
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - loadStart) / 1e9
 
@@ -139,7 +146,7 @@ struct EvalCommand: ParsableCommand {
             print(String(format: "%@: perplexity of %@: %.4f over %d tokens (mean NLL %.5f nats)",
                          languageModel.name, path, result.perplexity, result.scoredTokens, result.meanNegativeLogLikelihood))
         }
-        return ModelReport(model: languageModel.name, results: results, perplexity: perplexityResult)
+        return ModelReport(model: languageModel.name, results: results, perplexity: perplexityResult, loadSeconds: loadSeconds, evalSeconds: seconds)
     }
 
     /// Models as rows, tasks as columns (accuracy %, and mean response tokens in brackets).
@@ -171,7 +178,12 @@ struct EvalCommand: ParsableCommand {
                     "mean_response_tokens": result.meanResponseTokens.map { $0 as Any } ?? NSNull(),
                 ] as [String: Any]
             }
-            var object: [String: Any] = ["model": report.model, "tasks": tasks]
+            let prompts = report.results.reduce(0) { $0 + $1.total }
+            let generated = report.results.reduce(0) { $0 + $1.items.reduce(0) { $0 + $1.generatedIds.count } }
+            var object: [String: Any] = [
+                "model": report.model, "tasks": tasks,
+                "timing": ["load_seconds": report.loadSeconds, "eval_seconds": report.evalSeconds, "prompts": prompts, "generated_tokens": generated],
+            ]
             if let perplexity = report.perplexity, let perplexityFile {
                 object["perplexity"] = [
                     "file": perplexityFile, "tokens": perplexity.scoredTokens, "perplexity": perplexity.perplexity,
@@ -184,6 +196,27 @@ struct EvalCommand: ParsableCommand {
         let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         guard FileManager.default.createFile(atPath: path, contents: data + Data("\n".utf8)) else {
             throw EvalError.unreadable(path: path, reason: "cannot write the JSON report here")
+        }
+    }
+}
+
+extension EvalCommand {
+    static func writePredictions(_ path: String, reports: [ModelReport]) throws {
+        var text = ""
+        for report in reports {
+            for result in report.results {
+                for item in result.items {
+                    let object: [String: Any] = [
+                        "model": report.model, "task": result.name, "split": result.split, "prompt": item.prompt,
+                        "answer": item.expected, "prediction": item.prediction, "gen_ids": item.generatedIds, "correct": item.correct,
+                    ]
+                    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+                    text += String(decoding: data, as: UTF8.self) + "\n"
+                }
+            }
+        }
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+            throw EvalError.unreadable(path: path, reason: "cannot write the predictions here")
         }
     }
 }

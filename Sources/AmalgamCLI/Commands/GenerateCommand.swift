@@ -43,7 +43,8 @@ struct GenerateCommand: ParsableCommand {
             let tokenizer = try Tokenizer(contentsOf: languageModel.folder ?? model)
             let evaluator = Evaluator(
                 model: languageModel, tokenizer: tokenizer,
-                settings: GenerationSettings(maxNewTokens: maxNewTokens, stopAtNewline: stopAtNewline), batchSize: 1
+                settings: GenerationSettings(maxNewTokens: maxNewTokens, stopAtNewline: stopAtNewline), batchSize: 1,
+                threads: threading.resolvedThreads
             )
             let start = DispatchTime.now().uptimeNanoseconds
             let ids = try evaluator.generate([evaluator.promptIds(prompt)])[0]

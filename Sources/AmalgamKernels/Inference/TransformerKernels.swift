@@ -148,4 +148,60 @@ public enum TransformerKernels {
         for i in range { sum += Foundation.exp(Double(values[i]) - maximum) }
         return Double(values[range.lowerBound + index]) - maximum - Foundation.log(sum)
     }
+
+    /// Causal attention of one head for short sequences, by direct loops (for small problems BLAS
+    /// call and packing overheads dominate). Row t of the `rows` queries sits at position
+    /// `firstPosition + t` and attends to cached positions `max(0, p − window + 1)...p`; the
+    /// result row goes to `output`. `scratch` must hold at least `firstPosition + rows` values.
+    public static func attendDirect(
+        queries: [Float], queryOffset: Int, queryStride: Int, rows: Int,
+        keys: [Float], values: [Float], keyValueOffset: Int, keyValueStride: Int,
+        headDim: Int, scale: Float, firstPosition: Int, window: Int?,
+        scratch: inout [Float], into output: inout [Float], outputOffset: Int, outputStride: Int
+    ) {
+        let positions = firstPosition + rows
+        precondition(rows >= 0 && headDim > 0 && scratch.count >= positions, "attendDirect: bad sizes")
+        precondition(rows == 0 || queryOffset + (rows - 1) * queryStride + headDim <= queries.count, "attendDirect: queries out of range")
+        precondition(positions == 0 || keyValueOffset + (positions - 1) * keyValueStride + headDim <= min(keys.count, values.count),
+                     "attendDirect: keys/values out of range")
+        precondition(rows == 0 || outputOffset + (rows - 1) * outputStride + headDim <= output.count, "attendDirect: output out of range")
+        queries.withUnsafeBufferPointer { q in
+            keys.withUnsafeBufferPointer { k in
+                values.withUnsafeBufferPointer { v in
+                    scratch.withUnsafeMutableBufferPointer { p in
+                        output.withUnsafeMutableBufferPointer { o in
+                            for t in 0..<rows {
+                                let position = firstPosition + t
+                                let start = window.map { Swift.max(0, position - $0 + 1) } ?? 0
+                                let qRow = q.baseAddress! + queryOffset + t * queryStride
+                                var maximum = -Float.infinity
+                                for s in start...position {
+                                    let kRow = k.baseAddress! + keyValueOffset + s * keyValueStride
+                                    var dot: Float = 0
+                                    for i in 0..<headDim { dot += qRow[i] * kRow[i] }
+                                    let score = dot * scale
+                                    p[s] = score
+                                    maximum = Swift.max(maximum, score)
+                                }
+                                var sum: Float = 0
+                                for s in start...position {
+                                    let e = Foundation.exp(p[s] - maximum)
+                                    p[s] = e
+                                    sum += e
+                                }
+                                let inverse = 1 / sum
+                                let oRow = o.baseAddress! + outputOffset + t * outputStride
+                                for i in 0..<headDim { oRow[i] = 0 }
+                                for s in start...position {
+                                    let weight = p[s] * inverse
+                                    let vRow = v.baseAddress! + keyValueOffset + s * keyValueStride
+                                    for i in 0..<headDim { oRow[i] += weight * vRow[i] }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -46,3 +46,21 @@ struct EvalCLITests {
         #expect(TokenizeCommand.quoted("Ġa\n\"") == "\"Ġa\\n\\\"\"")
     }
 }
+
+@Suite("Half-precision checkpoints for inference")
+struct HalfPrecisionInferenceTests {
+    @Test("a bf16 and an f16 copy of the testbed expert load (converted to Float32) and still solve its task", arguments: ["bfloat16", "float16"])
+    func halfPrecision(dtype: String) throws {
+        let directory = TemporaryDirectory()
+        let output = directory.child("add-\(dtype)")
+        var reshard = try ReshardCommand.parse([Testbed.model("add"), output, "--dtype", dtype])
+        try reshard.run()
+        let report = directory.child("report.json")
+        var command = try EvalCommand.parse([output, "--tasks", Testbed.tasks, "--split", "dev", "--json", report, "--quiet"])
+        try command.run()
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any])
+        let add = try #require((object["tasks"] as? [String: [String: Any]])?["add"])
+        // Rounding every weight to 8 (bf16) or 11 (f16) significant bits moves logits a little; the skill survives.
+        #expect((add["accuracy"] as? Double ?? 0) >= 0.9, "\(dtype): \(add)")
+    }
+}

@@ -113,10 +113,7 @@ public final class LanguageModel: @unchecked Sendable {
     /// Loads a checkpoint (folder, `.safetensors` file or hub reference): config.json, then every
     /// parameter converted to Float32 on all `threads`.
     public convenience init(checkpoint: Checkpoint, threads: Int = ProcessInfo.processInfo.activeProcessorCount) throws {
-        let folder = switch checkpoint.source {
-        case .folder(let path): path
-        case .file(let path): (path as NSString).deletingLastPathComponent
-        }
+        let folder = Self.folder(of: checkpoint)
         let configPath = (folder as NSString).appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: configPath) else {
             throw InferenceError.badConfig(file: configPath, key: "(file)", reason: "config.json is missing; the model's architecture is unknown")
@@ -131,6 +128,14 @@ public final class LanguageModel: @unchecked Sendable {
             parameters[name] = try checkpoint.tensor(named: name).float32Values(threads: threads)
         }
         try self.init(config: config, name: checkpoint.path, folder: folder, parameters: parameters)
+    }
+
+    /// The folder holding a checkpoint's config.json and tokenizer files (a file's own folder).
+    public static func folder(of checkpoint: Checkpoint) -> String {
+        switch checkpoint.source {
+        case .folder(let path): path
+        case .file(let path): (path as NSString).deletingLastPathComponent
+        }
     }
 
     /// Opens and loads a checkpoint reference.

@@ -1,4 +1,5 @@
 import AmalgamEval
+import AmalgamIO
 import AmalgamInference
 import AmalgamKernels
 import AmalgamTokenizer
@@ -98,8 +99,10 @@ struct EvalCommand: ParsableCommand {
 
     private func evaluate(_ model: String, tasks taskList: [EvalTask], text: String?) throws -> ModelReport {
         let loadStart = DispatchTime.now().uptimeNanoseconds
-        let languageModel = try LanguageModel(path: model, threads: threading.resolvedThreads)
-        let tokenizer = try Tokenizer(contentsOf: languageModel.folder ?? model)
+        // Headers and the tokenizer first, so a missing tokenizer fails before any weights are read.
+        let checkpoint = try Checkpoint(opening: model)
+        let tokenizer = try Tokenizer(contentsOf: LanguageModel.folder(of: checkpoint))
+        let languageModel = try LanguageModel(checkpoint: checkpoint, threads: threading.resolvedThreads)
         let evaluator = Evaluator(
             model: languageModel, tokenizer: tokenizer,
             settings: GenerationSettings(maxNewTokens: maxNewTokens, stopAtNewline: true), batchSize: batchSize,

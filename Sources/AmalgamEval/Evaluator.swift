@@ -57,8 +57,13 @@ public final class Evaluator {
     public var settings: GenerationSettings
     /// Sequences decoded together.
     public var batchSize: Int
-    /// Cores to use: decoding workers (data parallel) or BLAS threads.
+    /// Cores to use for many prompts or windows: that many workers (data parallel), each on
+    /// single-threaded BLAS, so results are the same bits at any thread count.
     public var threads: Int
+    /// BLAS threads when only one worker runs (one prompt). Multi-threaded OpenBLAS may round
+    /// differently from single-threaded, so the default (1) keeps results independent of `threads`;
+    /// `amalgam generate` raises it for speed on big models.
+    public var blasThreads = 1
     /// Ids that end generation: the config's eos ids, and (with `stopAtNewline`) every token whose text has a newline.
     public let stopIds: Set<Int>
 
@@ -92,11 +97,10 @@ public final class Evaluator {
         let decoder = GreedyDecoder(model: model, stopIds: stopIds, settings: settings, batchSize: batchSize)
         let workers = min(threads, prompts.count / max(1, min(batchSize, 8)))
         if workers <= 1 {
-            BLAS.setThreads(threads)
+            BLAS.setThreads(blasThreads)
             return try decoder.generate(prompts, progress: progress)
         }
         BLAS.setThreads(1)
-        defer { BLAS.setThreads(threads) }
         // Rounds of `workers` batches, so progress advances as rounds finish.
         var results: [[Int]] = []
         results.reserveCapacity(prompts.count)
@@ -148,6 +152,7 @@ public final class Evaluator {
     /// Sum of log-probabilities of each choice's tokens as a continuation of the prompt. The
     /// continuation is what encoding prompt+choice adds after the prompt's own encoding.
     public func choiceLogLikelihoods(prompt: String, choices: [String]) throws -> [Double] {
+        BLAS.setThreads(blasThreads)
         let context = promptIds(prompt)
         let sequences = choices.map { choice -> (whole: [Int], continuationStart: Int) in
             let whole = promptIds(prompt + choice)
@@ -168,24 +173,33 @@ public final class Evaluator {
     }
 
     /// Perplexity of `text` in consecutive windows of at most `window` tokens (the model's
-    /// positions by default); each window predicts its tokens after the first.
+    /// positions by default); each window predicts its tokens after the first. Windows run on
+    /// `threads` cores; each window's log-likelihood is summed alone and the sums are added in
+    /// window order, so the result does not depend on the thread count.
     public func perplexity(of text: String, window: Int? = nil, path: String = "text") throws -> PerplexityResult {
         let ids = promptIds(text)
         guard ids.count >= 2 else { throw EvalError.emptyText(path: path) }
         let size = max(2, min(window ?? model.config.maxPositions, model.config.maxPositions))
-        let vocabulary = model.config.vocabularySize
-        var total = 0.0
-        var scored = 0
-        for start in stride(from: 0, to: ids.count, by: size) {
-            let chunk = Array(ids[start..<min(start + size, ids.count)])
-            guard chunk.count >= 2 else { continue }
-            let rows = try model.forward([SequenceStep(tokens: chunk, cache: KVCache(config: model.config))], logits: .all)[0]
-            for position in 1..<chunk.count {
-                let row = (position - 1) * vocabulary
-                total -= TransformerKernels.logSoftmax(rows, in: row..<(row + vocabulary), at: chunk[position])
-                scored += 1
+        let windows = stride(from: 0, to: ids.count, by: size).map { Array(ids[$0..<min($0 + size, ids.count)]) }.filter { $0.count >= 2 }
+        let model = self.model
+        let workers = min(threads, windows.count)
+        BLAS.setThreads(workers > 1 ? 1 : blasThreads)
+        let perWindow = Parallel.mapChunks(count: windows.count, chunkSize: 1, threads: max(1, workers)) { range -> Result<Double, any Error> in
+            Result {
+                let chunk = windows[range.lowerBound]
+                let rows = try model.forward([SequenceStep(tokens: chunk, cache: KVCache(config: model.config))], logits: .all)[0]
+                let vocabulary = model.config.vocabularySize
+                var negativeLogLikelihood = 0.0
+                for position in 1..<chunk.count {
+                    let row = (position - 1) * vocabulary
+                    negativeLogLikelihood -= TransformerKernels.logSoftmax(rows, in: row..<(row + vocabulary), at: chunk[position])
+                }
+                return negativeLogLikelihood
             }
         }
+        var total = 0.0
+        for value in perWindow { total += try value.get() }
+        let scored = windows.reduce(0) { $0 + $1.count - 1 }
         return PerplexityResult(scoredTokens: scored, meanNegativeLogLikelihood: total / Double(scored))
     }
 

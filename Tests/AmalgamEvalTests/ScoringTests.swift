@@ -24,6 +24,12 @@ struct ScoringTests {
         let nll = try #require(reference["mean_nll"] as? Double)
         #expect(abs(result.meanNegativeLogLikelihood - nll) < 1e-5 * nll, "mean NLL \(result.meanNegativeLogLikelihood) vs \(nll)")
         #expect(throws: EvalError.emptyText(path: "text")) { try evaluator.perplexity(of: "") }
+        // Small windows on two cores give the same bits as on one.
+        evaluator.threads = 2
+        let parallel = try evaluator.perplexity(of: text, window: 16)
+        evaluator.threads = 1
+        let serial = try evaluator.perplexity(of: text, window: 16)
+        #expect(parallel == serial && parallel.scoredTokens == 580, "\(parallel) vs \(serial)")
     }
 
     @Test("choice log-likelihoods, and accuracy as their argmax", arguments: ["base", "add"])

@@ -29,7 +29,7 @@ struct TestbedEvaluationTests {
         }
     }
 
-    @Test("batch size does not change what is generated")
+    @Test("batch size and thread count do not change what is generated")
     func batchSizeIndependence() throws {
         let evaluator = try Self.evaluator("rev")
         let task = try EvalTask(name: "rev", split: "dev", file: "\(Testbed.tasks)/rev/dev.jsonl")
@@ -40,6 +40,9 @@ struct TestbedEvaluationTests {
         let seven = try evaluator.generate(prompts)
         #expect(one == seven)
         #expect(one.contains { !$0.isEmpty })
+        evaluator.threads = 2
+        evaluator.batchSize = 4
+        #expect(try evaluator.generate(prompts) == one, "two data-parallel decoders give the same ids")
     }
 
     @Test("first-line exact-match normalization follows the protocol")

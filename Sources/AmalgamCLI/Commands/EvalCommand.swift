@@ -70,7 +70,6 @@ struct EvalCommand: ParsableCommand {
 
     func run() throws {
         try AmalgamRuntime.run {
-            BLAS.setThreads(threading.resolvedThreads)
             let taskList = try tasks.map { (dir) throws(EvalError) in try EvalTask.load(directory: dir, split: split) } ?? []
             let perplexityText: String? = try perplexity.map { path in
                 guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {

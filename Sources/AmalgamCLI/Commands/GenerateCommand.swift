@@ -49,6 +49,7 @@ struct GenerateCommand: ParsableCommand {
                 settings: GenerationSettings(maxNewTokens: maxNewTokens, stopAtNewline: stopAtNewline), batchSize: 1,
                 threads: threading.resolvedThreads
             )
+            evaluator.blasThreads = threading.resolvedThreads  // one prompt: BLAS uses the cores
             let start = DispatchTime.now().uptimeNanoseconds
             let ids = try evaluator.generate([evaluator.promptIds(prompt)])[0]
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

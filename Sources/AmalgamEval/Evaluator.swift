@@ -163,12 +163,7 @@ public final class Evaluator {
         let logits = try model.forward(steps, logits: .all)
         let vocabulary = model.config.vocabularySize
         return zip(sequences, logits).map { sequence, rows in
-            var total = 0.0
-            for position in sequence.continuationStart..<sequence.whole.count {
-                let row = (position - 1) * vocabulary
-                total += TransformerKernels.logSoftmax(rows, in: row..<(row + vocabulary), at: sequence.whole[position])
-            }
-            return total
+            Self.logLikelihood(of: sequence.whole, from: sequence.continuationStart, logits: rows, vocabulary: vocabulary)
         }
     }
 
@@ -188,19 +183,24 @@ public final class Evaluator {
             Result {
                 let chunk = windows[range.lowerBound]
                 let rows = try model.forward([SequenceStep(tokens: chunk, cache: KVCache(config: model.config))], logits: .all)[0]
-                let vocabulary = model.config.vocabularySize
-                var negativeLogLikelihood = 0.0
-                for position in 1..<chunk.count {
-                    let row = (position - 1) * vocabulary
-                    negativeLogLikelihood -= TransformerKernels.logSoftmax(rows, in: row..<(row + vocabulary), at: chunk[position])
-                }
-                return negativeLogLikelihood
+                return -Self.logLikelihood(of: chunk, from: 1, logits: rows, vocabulary: model.config.vocabularySize)
             }
         }
         var total = 0.0
         for value in perWindow { total += try value.get() }
         let scored = windows.reduce(0) { $0 + $1.count - 1 }
         return PerplexityResult(scoredTokens: scored, meanNegativeLogLikelihood: total / Double(scored))
+    }
+
+    /// Σ log p(tokens[i] | tokens[..<i]) for i in start..<tokens.count, where `logits` row i − 1
+    /// (`vocabulary` wide) is the distribution after tokens[..<i].
+    static func logLikelihood(of tokens: [Int], from start: Int, logits: [Float], vocabulary: Int) -> Double {
+        var total = 0.0
+        for position in start..<tokens.count {
+            let row = (position - 1) * vocabulary
+            total += TransformerKernels.logSoftmax(logits, in: row..<(row + vocabulary), at: tokens[position])
+        }
+        return total
     }
 
     /// The first line of `text` with surrounding whitespace removed (Python's `split("\n")[0].strip()`).

@@ -63,15 +63,9 @@ public enum BLAS {
         into c: inout [Float], _ cLayout: MatrixLayout,
         alpha: Float = 1, beta: Float = 0
     ) {
-        aLayout.check(a.count, "multiply operand a")
-        bLayout.check(b.count, "multiply operand b")
-        cLayout.check(c.count, "multiply result c")
-        let m = aOrientation == .asStored ? aLayout.rows : aLayout.columns
-        let k = aOrientation == .asStored ? aLayout.columns : aLayout.rows
-        let kb = bOrientation == .asStored ? bLayout.rows : bLayout.columns
-        let n = bOrientation == .asStored ? bLayout.columns : bLayout.rows
-        precondition(k == kb, "multiply: inner dimensions \(k) and \(kb) differ")
-        precondition(cLayout.rows == m && cLayout.columns == n, "multiply: result is \(cLayout.rows)×\(cLayout.columns), product is \(m)×\(n)")
+        let (m, n, k) = productShape(
+            a: (aLayout, aOrientation, a.count), b: (bLayout, bOrientation, b.count), c: (cLayout, c.count)
+        )
         if m == 0 || n == 0 { return }
         if k == 0 {
             scaleView(&c, cLayout, by: beta)
@@ -101,15 +95,9 @@ public enum BLAS {
         into c: inout [Double], _ cLayout: MatrixLayout,
         alpha: Double = 1, beta: Double = 0
     ) {
-        aLayout.check(a.count, "multiply operand a")
-        bLayout.check(b.count, "multiply operand b")
-        cLayout.check(c.count, "multiply result c")
-        let m = aOrientation == .asStored ? aLayout.rows : aLayout.columns
-        let k = aOrientation == .asStored ? aLayout.columns : aLayout.rows
-        let kb = bOrientation == .asStored ? bLayout.rows : bLayout.columns
-        let n = bOrientation == .asStored ? bLayout.columns : bLayout.rows
-        precondition(k == kb, "multiply: inner dimensions \(k) and \(kb) differ")
-        precondition(cLayout.rows == m && cLayout.columns == n, "multiply: result is \(cLayout.rows)×\(cLayout.columns), product is \(m)×\(n)")
+        let (m, n, k) = productShape(
+            a: (aLayout, aOrientation, a.count), b: (bLayout, bOrientation, b.count), c: (cLayout, c.count)
+        )
         if m == 0 || n == 0 { return }
         if k == 0 {
             scaleView(&c, cLayout, by: beta)
@@ -130,6 +118,24 @@ public enum BLAS {
                 }
             }
         }
+    }
+
+    /// Checks the three views against their storage and each other; returns (m, n, k).
+    private static func productShape(
+        a: (layout: MatrixLayout, orientation: MatrixOrientation, count: Int),
+        b: (layout: MatrixLayout, orientation: MatrixOrientation, count: Int),
+        c: (layout: MatrixLayout, count: Int)
+    ) -> (m: Int, n: Int, k: Int) {
+        a.layout.check(a.count, "multiply operand a")
+        b.layout.check(b.count, "multiply operand b")
+        c.layout.check(c.count, "multiply result c")
+        let m = a.orientation == .asStored ? a.layout.rows : a.layout.columns
+        let k = a.orientation == .asStored ? a.layout.columns : a.layout.rows
+        let kb = b.orientation == .asStored ? b.layout.rows : b.layout.columns
+        let n = b.orientation == .asStored ? b.layout.columns : b.layout.rows
+        precondition(k == kb, "multiply: inner dimensions \(k) and \(kb) differ")
+        precondition(c.layout.rows == m && c.layout.columns == n, "multiply: result is \(c.layout.rows)×\(c.layout.columns), product is \(m)×\(n)")
+        return (m, n, k)
     }
 
     private static func scaleView<T: BinaryFloatingPoint>(_ c: inout [T], _ layout: MatrixLayout, by beta: T) {

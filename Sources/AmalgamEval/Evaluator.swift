@@ -40,6 +40,8 @@ public struct TaskResult: Sendable {
     /// Mean generated tokens per item (generation tasks; nil for multiple choice).
     public var meanResponseTokens: Double?
     public var items: [ItemResult]
+    /// Generated ids over all items.
+    public var generatedTokens: Int { items.reduce(0) { $0 + $1.generatedIds.count } }
 }
 
 /// Perplexity of a text.

@@ -147,10 +147,7 @@ extension LanguageModel {
             let mlpOutput = linear(gate, rows: R, inFeatures: M, outFeatures: H, weight: layer.down, bias: layer.downBias)  // [R × H]
             TransformerKernels.add(mlpOutput, into: &x)
         }
-        for (sequence, step) in batch.enumerated() where !step.tokens.isEmpty {
-            _ = sequence
-            step.cache.advance(by: step.tokens.count)
-        }
+        for step in batch { step.cache.advance(by: step.tokens.count) }
 
         // Final norm and the vocabulary projection, only for the rows asked for.
         var selected: [(sequence: Int, rows: Range<Int>)] = []

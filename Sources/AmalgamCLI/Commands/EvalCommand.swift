@@ -133,7 +133,7 @@ struct EvalCommand: ParsableCommand {
                 print(table.rendered())
             }
             let prompts = results.reduce(0) { $0 + $1.total }
-            let generated = results.reduce(0) { $0 + $1.items.reduce(0) { $0 + $1.generatedIds.count } }
+            let generated = results.reduce(0) { $0 + $1.generatedTokens }
             if !quiet {
                 AmalgamRuntime.printError(String(
                     format: "%@: load %.2f s; %d items in %.2f s (%.1f prompts/s, %.1f generated tokens/s)",
@@ -181,7 +181,7 @@ struct EvalCommand: ParsableCommand {
                 ] as [String: Any]
             }
             let prompts = report.results.reduce(0) { $0 + $1.total }
-            let generated = report.results.reduce(0) { $0 + $1.items.reduce(0) { $0 + $1.generatedIds.count } }
+            let generated = report.results.reduce(0) { $0 + $1.generatedTokens }
             var object: [String: Any] = [
                 "model": report.model, "tasks": tasks,
                 "timing": ["load_seconds": report.loadSeconds, "eval_seconds": report.evalSeconds, "prompts": prompts, "generated_tokens": generated],

@@ -41,6 +41,18 @@ public struct Tensor: Sendable {
         self.init(dtype: dtype, shape: shape, bytes: Convert.encode(values, as: dtype.format, threads: threads).region)
     }
 
+    /// The values widened to Float64 (exact for every float type).
+    public func float64Values(threads: Int = 1) -> [Double] {
+        Convert.decodeDoubles(bytes, as: dtype.format, threads: threads)
+    }
+
+    /// A tensor of `dtype` holding Float64 `values`, each rounded once (nearest, ties to even).
+    public init(float64 values: [Double], shape: Shape, dtype: DType, threads: Int = 1) throws(TensorError) {
+        guard dtype.isWritableFromFloat32 else { throw .notWritable(dtype) }
+        guard shape.checkedElementCount == values.count else { throw .shapeMismatch(shape: shape, count: values.count) }
+        self.init(dtype: dtype, shape: shape, bytes: Convert.encode(values, as: dtype.format, threads: threads).region)
+    }
+
     /// Summary statistics over all elements (see ``Moments``).
     public func moments(threads: Int = 1) -> Moments {
         Moments.of(bytes, as: dtype.format, threads: threads)

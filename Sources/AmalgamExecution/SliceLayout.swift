@@ -136,6 +136,9 @@ struct SliceContext {
                     "\(method.name) needs '\(spec.name)', which is not set for tensor '\(outputName)'"), key: "global \(spec.name)")
             }
         }
+        if let problem = method.validate(global: global, modelCount: models.count) {
+            parameterProblems.add(RecipeProblem("parameters", line: recipe.mergeMethodLine, problem), key: "validate global \(problem)")
+        }
         // Per-model parameters: source, slice, recipe, default; filtered on the input name.
         var perModel: [[String: ParameterValue]] = []
         for (entry, planned) in zip(layout.inputs, models) {

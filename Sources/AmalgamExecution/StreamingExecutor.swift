@@ -27,9 +27,8 @@ public struct StreamingExecutor {
     public func execute(_ plan: MergePlan, output: String, options: MergeOptions,
                         progress: (MergeProgress) -> Void = { _ in }) throws {
         let start = DispatchTime.now().uptimeNanoseconds
-        let statistics = try modelStatistics(plan, options: options)
-        if let method = plan.method as? any PerModelOutputMethod.Type {
-            try executePerModel(plan, method: method, output: output, options: options, statistics: statistics, progress: progress)
+        if let method = plan.method as? any WholeModelMergeMethod.Type {
+            try executeWholeModel(plan, method: method, output: output, options: options, progress: progress)
             progress(.finished(seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
             return
         }
@@ -39,7 +38,7 @@ public struct StreamingExecutor {
         var done = 0
         do {
             for (index, tensor) in plan.tensors.enumerated() {
-                try merge(tensor, plan: plan, writer: writer, options: options, statistics: statistics)
+                try merge(tensor, plan: plan, writer: writer, options: options)
                 done += tensor.outputBytes
                 progress(.tensorDone(index: index, name: tensor.name, bytesDone: done))
             }
@@ -53,9 +52,8 @@ public struct StreamingExecutor {
     }
 
     /// The merge context of one step.
-    private func context(_ step: MergeStep, options: MergeOptions, statistics: [[Double]]) -> MergeContext {
-        MergeContext(tensorName: step.name, global: step.global, perModel: step.perModel, seed: options.seed,
-                     threads: options.threads, modelStatistics: statistics)
+    func context(_ step: MergeStep, options: MergeOptions) -> MergeContext {
+        MergeContext(tensorName: step.name, global: step.global, perModel: step.perModel, seed: options.seed, threads: options.threads)
     }
 
     /// The whole-tensor inputs of one step.
@@ -65,94 +63,7 @@ public struct StreamingExecutor {
                     shape: step.shape)
     }
 
-    /// Model-wide statistics passes (``ModelStatisticsMethod``): each sums the per-tensor vectors
-    /// in tensor order. One tensor's inputs are in memory at a time.
-    private func modelStatistics(_ plan: MergePlan, options: MergeOptions) throws -> [[Double]] {
-        guard let method = plan.method as? any ModelStatisticsMethod.Type else { return [] }
-        var totals: [[Double]] = []
-        for pass in 0..<method.modelStatisticsPasses {
-            var total: [Double]?
-            for step in plan.tensors {
-                let vector = try method.tensorStatistics(pass: pass, previous: totals, wholeInputs(step, plan: plan, options: options),
-                                                         context: context(step, options: options, statistics: totals))
-                if var sum = total {
-                    guard sum.count == vector.count else {
-                        throw MergeError.badInputs(tensor: step.name, method: method.name,
-                                                   reason: "statistics pass \(pass) returned \(vector.count) values, earlier tensors \(sum.count)")
-                    }
-                    for k in sum.indices { sum[k] += vector[k] }
-                    total = sum
-                } else {
-                    total = vector
-                }
-            }
-            totals.append(total ?? [])
-        }
-        return totals
-    }
-
-    /// One model per input model, as OUTPUT/<name>/ (the input's last path component; repeated
-    /// names get a numeric suffix), each complete with config and tokenizer files; the recipe and
-    /// model card sit in OUTPUT. The whole of OUTPUT is staged and moved into place at the end.
-    private func executePerModel(_ plan: MergePlan, method: any PerModelOutputMethod.Type, output: String, options: MergeOptions,
-                                 statistics: [[Double]], progress: (MergeProgress) -> Void) throws {
-        guard let first = plan.tensors.first else { return }
-        var names: [String] = []
-        for input in first.models {
-            let base = (plan.checkpoints[input.checkpoint].path as NSString).lastPathComponent
-            var name = base
-            var k = 2
-            while names.contains(name) {
-                name = "\(base)-\(k)"
-                k += 1
-            }
-            names.append(name)
-        }
-        let staging = try StagedOutput(destination: output, overwrite: options.overwrite)
-        let planned = plan.tensors.map { PlannedTensor(name: $0.name, dtype: $0.dtype, shape: $0.shape) }
-        var writers: [CheckpointWriter] = []
-        do {
-            for name in names {
-                writers.append(try CheckpointWriter(destination: staging.path(for: name), tensors: planned,
-                                                    maxShardBytes: options.maxShardBytes, overwrite: false))
-            }
-            progress(.started(tensors: plan.tensors.count, bytes: plan.outputBytes * names.count))
-            var done = 0
-            for (index, step) in plan.tensors.enumerated() {
-                guard step.models.count == names.count else {
-                    throw MergeError.badInputs(tensor: step.name, method: method.name, reason: "every tensor needs the same \(names.count) input models")
-                }
-                let outputs = try method.mergePerModel(wholeInputs(step, plan: plan, options: options),
-                                                       context: context(step, options: options, statistics: statistics))
-                guard outputs.count == writers.count else {
-                    throw MergeError.badInputs(tensor: step.name, method: method.name, reason: "returned \(outputs.count) outputs for \(writers.count) models")
-                }
-                for (writer, values) in zip(writers, outputs) {
-                    try writer.write(step.name, Tensor(float32: values, shape: step.shape, dtype: step.dtype, threads: options.threads))
-                }
-                done += step.outputBytes * names.count
-                progress(.tensorDone(index: index, name: step.name, bytesDone: done))
-            }
-            var sideOptions = options
-            sideOptions.writeModelCard = false
-            for writer in writers {
-                try writeSideFiles(plan, writer: writer, options: sideOptions)
-                try writer.finish()
-            }
-            try Data(plan.recipe.text.utf8).write(to: URL(fileURLWithPath: staging.path(for: "amalgam-recipe.yaml")))
-            if options.writeModelCard {
-                let card = ModelCard(plan: plan, outputName: (output as NSString).lastPathComponent).text
-                try Data(card.utf8).write(to: URL(fileURLWithPath: staging.path(for: "README.md")))
-            }
-            try staging.commit()
-        } catch {
-            for writer in writers { writer.abort() }
-            staging.discard()
-            throw error
-        }
-    }
-
-    private func merge(_ tensor: MergeStep, plan: MergePlan, writer: CheckpointWriter, options: MergeOptions, statistics: [[Double]]) throws {
+    private func merge(_ tensor: MergeStep, plan: MergePlan, writer: CheckpointWriter, options: MergeOptions) throws {
         // Fast path: a passthrough of one unscaled tensor in its own dtype is a file-to-file copy.
         if plan.method == Passthrough.self, tensor.models.count == 1, tensor.loadRounding == nil,
            (tensor.perModel.first?["scale"]?.number ?? 1) == 1 {
@@ -168,11 +79,11 @@ public struct StreamingExecutor {
             }
         }
         if let chunked = plan.method as? any ChunkedMergeMethod.Type {
-            try mergeChunked(tensor, method: chunked, plan: plan, writer: writer, options: options, statistics: statistics)
+            try mergeChunked(tensor, method: chunked, plan: plan, writer: writer, options: options)
             return
         }
         let values = try plan.method.merge(wholeInputs(tensor, plan: plan, options: options),
-                                           context: context(tensor, options: options, statistics: statistics))
+                                           context: context(tensor, options: options))
         try writer.write(tensor.name, try Tensor(float32: values, shape: tensor.shape, dtype: tensor.dtype, threads: options.threads))
     }
 
@@ -184,7 +95,7 @@ public struct StreamingExecutor {
 
     /// Statistics passes and the merge, chunk by chunk, on all threads; output in order.
     private func mergeChunked(_ step: MergeStep, method: any ChunkedMergeMethod.Type, plan: MergePlan, writer: CheckpointWriter,
-                              options: MergeOptions, statistics: [[Double]]) throws {
+                              options: MergeOptions) throws {
         let n = step.shape.elementCount
         let size = Self.chunkSize(for: step.shape, target: options.chunkElements)
         let base = try step.base.map { try plan.checkpoints[$0.checkpoint].tensor(named: $0.tensorName) }
@@ -198,7 +109,7 @@ public struct StreamingExecutor {
             Parallel.mapChunks(count: n, chunkSize: size, threads: threads) { range in body(load(range)) }
         }
         let kernel = try method.prepare(scan: scanner, count: n, shape: step.shape, hasBase: base != nil,
-                                        context: context(step, options: options, statistics: statistics))
+                                        context: context(step, options: options))
         let format = step.dtype.format
         // Merge a window of chunks at a time (two per thread), then emit them in order.
         let window = size * max(2 * threads, 1)
@@ -229,7 +140,7 @@ public struct StreamingExecutor {
     }
 
     /// config.json, tokenizer files, the recipe, the model card.
-    private func writeSideFiles(_ plan: MergePlan, writer: CheckpointWriter, options: MergeOptions) throws {
+    func writeSideFiles(_ plan: MergePlan, writer: CheckpointWriter, options: MergeOptions) throws {
         if let config = plan.outputConfig { try writer.addFile(named: "config.json", contents: config) }
         var written: Set<String> = ["config.json"]
         if options.copyTokenizer, let donor = plan.tokenizerDonor, case .folder(let folder) = donor.source {

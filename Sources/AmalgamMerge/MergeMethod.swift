@@ -131,17 +131,14 @@ public struct MergeContext: Sendable {
     public let seed: UInt64
     /// Threads the method may use.
     public let threads: Int
-    /// Model-wide statistics, one total vector per pass (``ModelStatisticsMethod``); empty otherwise.
-    public let modelStatistics: [[Double]]
 
     public init(tensorName: String, global: [String: ParameterValue], perModel: [[String: ParameterValue]], seed: UInt64 = 0,
-                threads: Int = 1, modelStatistics: [[Double]] = []) {
+                threads: Int = 1) {
         self.tensorName = tensorName
         self.global = global
         self.perModel = perModel
         self.seed = seed
         self.threads = threads
-        self.modelStatistics = modelStatistics
     }
 
     /// A global number (the planner guarantees required ones are present).
@@ -180,10 +177,15 @@ public protocol MergeMethod: Sendable {
     /// Checks one input model's resolved parameters (with the global ones) beyond their declared
     /// ranges; returns a problem sentence or nil. Runs at validation, before any tensor is read.
     static func validate(global: [String: ParameterValue], perModel: [String: ParameterValue]) -> String?
+
+    /// Checks the resolved global parameters against the number of non-base input models;
+    /// returns a problem sentence or nil. Runs at validation, before any tensor is read.
+    static func validate(global: [String: ParameterValue], modelCount: Int) -> String?
 }
 
 extension MergeMethod {
     public static func validate(global: [String: ParameterValue], perModel: [String: ParameterValue]) -> String? { nil }
+    public static func validate(global: [String: ParameterValue], modelCount: Int) -> String? { nil }
 }
 
 /// Errors raised while merging a tensor (recipe errors are caught earlier by validation).

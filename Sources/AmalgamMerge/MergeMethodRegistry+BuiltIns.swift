@@ -21,5 +21,17 @@ extension MergeMethodRegistry {
         RAM.self,
         RAMPlusTL.self,
         Passthrough.self,
+        // Research methods (whole-model, Float64): Methods/Research/.
+        TSVM.self,
+        IsoC.self,
+        IsoCTS.self,
+        TALLMasks.self,
+        ConsensusTA.self,
+        ConsensusTIES.self,
+        LiNeS.self,
+        PCB.self,
+        MagMax.self,
+        OPCM.self,
+        EMR.self,
     ])
 }

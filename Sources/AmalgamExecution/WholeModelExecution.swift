@@ -1,0 +1,141 @@
+// Execution of whole-model methods (``WholeModelMergeMethod``): statistics passes through a
+// ModelScanner, then the merge of every tensor, `threads` tensors at a time with single-threaded
+// BLAS (so results are the same bits at any thread count), written in tensor order. Methods that
+// write one model per input get OUTPUT/<name>/ each; the recipe, model card and the method's
+// JSON report (`amalgam-report.json`) sit in OUTPUT. Everything is staged and moved into place
+// only when complete.
+
+import AmalgamCore
+import AmalgamIO
+import AmalgamKernels
+import AmalgamMerge
+import AmalgamRecipe
+import Foundation
+
+extension StreamingExecutor {
+    func executeWholeModel(_ plan: MergePlan, method: any WholeModelMergeMethod.Type, output: String, options: MergeOptions,
+                           progress: (MergeProgress) -> Void) throws {
+        try runWholeModel(plan, method, output: output, options: options, progress: progress)
+    }
+
+    /// The per-model output names: each input's last path component, repeated names suffixed.
+    static func perModelNames(_ plan: MergePlan) -> [String] {
+        guard let first = plan.tensors.first else { return [] }
+        var names: [String] = []
+        for input in first.models {
+            let base = (plan.checkpoints[input.checkpoint].path as NSString).lastPathComponent
+            var name = base
+            var k = 2
+            while names.contains(name) {
+                name = "\(base)-\(k)"
+                k += 1
+            }
+            names.append(name)
+        }
+        return names
+    }
+
+    /// A scanner over the plan's tensors, loading inputs as Float64.
+    func scanner(_ plan: MergePlan, options: MergeOptions) -> ModelScanner {
+        let description = ModelDescription(tensors: plan.tensors.map { ($0.name, $0.shape) }, layerCount: plan.outputLayers,
+                                           modelCount: plan.tensors.first?.models.count ?? 0)
+        let steps = plan.tensors
+        let checkpoints = plan.checkpoints
+        let method = plan.method.name
+        let contexts = steps.map { context($0, options: options) }
+        return ModelScanner(model: description, threads: options.threads) { (index: Int) throws(MergeError) -> TensorSet in
+            let step = steps[index]
+            func load(_ input: PlannedInput) throws(MergeError) -> [Double] {
+                let tensor: Tensor
+                do { tensor = try checkpoints[input.checkpoint].tensor(named: input.tensorName) } catch {
+                    throw .badInputs(tensor: step.name, method: method, reason: "cannot read input '\(input.tensorName)': \(error)")
+                }
+                if let rounding = step.loadRounding, tensor.dtype != rounding, tensor.dtype.byteWidth >= rounding.byteWidth {
+                    return StreamingExecutor.decode(tensor, 0..<tensor.elementCount, rounding).map(Double.init)
+                }
+                return tensor.float64Values()
+            }
+            return TensorSet(index: index, shape: step.shape, base: try step.base.map(load), models: try step.models.map(load), context: contexts[index])
+        }
+    }
+
+    private func runWholeModel<M: WholeModelMergeMethod>(_ plan: MergePlan, _ method: M.Type, output: String, options: MergeOptions,
+                                                         progress: (MergeProgress) -> Void) throws {
+        let savedBLASThreads = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(savedBLASThreads) }
+        let scan = scanner(plan, options: options)
+        let names = Self.perModelNames(plan)
+        let statistics = try M.statistics(scan)
+        let report = M.report(statistics, modelNames: names)
+        let planned = plan.tensors.map { PlannedTensor(name: $0.name, dtype: $0.dtype, shape: $0.shape) }
+        let perModel = M.writesOneModelPerInput
+        let staging = perModel ? try StagedOutput(destination: output, overwrite: options.overwrite) : nil
+        var writers: [CheckpointWriter] = []
+        do {
+            if let staging {
+                for name in names {
+                    writers.append(try CheckpointWriter(destination: staging.path(for: name), tensors: planned,
+                                                        maxShardBytes: options.maxShardBytes, overwrite: false))
+                }
+            } else {
+                writers.append(try CheckpointWriter(destination: output, tensors: planned, maxShardBytes: options.maxShardBytes,
+                                                    overwrite: options.overwrite))
+            }
+            progress(.started(tensors: plan.tensors.count, bytes: plan.outputBytes * writers.count))
+            var done = 0
+            let window = max(options.threads, 1)
+            for start in stride(from: 0, to: plan.tensors.count, by: window) {
+                let end = min(start + window, plan.tensors.count)
+                let results = Parallel.mapChunks(count: end - start, chunkSize: 1, threads: options.threads) { range -> Result<[[Double]], MergeError> in
+                    do throws(MergeError) {
+                        return .success(try M.merge(scan.tensor(start + range.lowerBound), statistics: statistics))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                for (offset, result) in results.enumerated() {
+                    let step = plan.tensors[start + offset]
+                    let outputs = try result.get()
+                    guard outputs.count == writers.count, outputs.allSatisfy({ $0.count == step.shape.elementCount }) else {
+                        throw MergeError.badInputs(tensor: step.name, method: M.name,
+                                                   reason: "returned \(outputs.count) outputs of \(outputs.map(\.count)) values for \(writers.count) of \(step.shape.elementCount)")
+                    }
+                    for (writer, values) in zip(writers, outputs) {
+                        try writer.write(step.name, Tensor(float64: values, shape: step.shape, dtype: step.dtype))
+                    }
+                    done += step.outputBytes * writers.count
+                    progress(.tensorDone(index: start + offset, name: step.name, bytesDone: done))
+                }
+            }
+            let reportBytes = try report.map { report -> [UInt8] in
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                return Array(try encoder.encode(report)) + [10]
+            }
+            if let staging {
+                var sideOptions = options
+                sideOptions.writeModelCard = false
+                for writer in writers {
+                    try writeSideFiles(plan, writer: writer, options: sideOptions)
+                    try writer.finish()
+                }
+                try Data(plan.recipe.text.utf8).write(to: URL(fileURLWithPath: staging.path(for: "amalgam-recipe.yaml")))
+                if let reportBytes { try Data(reportBytes).write(to: URL(fileURLWithPath: staging.path(for: "amalgam-report.json"))) }
+                if options.writeModelCard {
+                    let card = ModelCard(plan: plan, outputName: (output as NSString).lastPathComponent).text
+                    try Data(card.utf8).write(to: URL(fileURLWithPath: staging.path(for: "README.md")))
+                }
+                try staging.commit()
+            } else {
+                if let reportBytes { try writers[0].addFile(named: "amalgam-report.json", contents: reportBytes) }
+                try writeSideFiles(plan, writer: writers[0], options: options)
+                try writers[0].finish()
+            }
+        } catch {
+            for writer in writers { writer.abort() }
+            staging?.discard()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,169 @@
+// Subspace merges of 2-D tensors through SVDs in Float64: TSV-M (Gargiulo et al., CVPR 2025,
+// "Task Singular Vectors"), Iso-C and Iso-CTS (Marczak et al., ICML 2025, "No Task Left Behind").
+// Every other tensor (norms, biases) gets the mean task vector, as in FusionBench.
+
+import AmalgamCore
+import AmalgamKernels
+
+/// Row-major Float64 matrix helpers over BLAS and LAPACK.
+enum Matrices {
+    static func svd(_ a: [Double], _ rows: Int, _ columns: Int, tensor: String, method: String) throws(MergeError) -> SingularValueDecomposition<Double> {
+        do { return try LinearAlgebra.svd(a, rows: rows, columns: columns) } catch {
+            throw .numeric(tensor: tensor, method: method, reason: error.description)
+        }
+    }
+
+    static func polar(_ a: [Double], _ rows: Int, _ columns: Int, tensor: String, method: String) throws(MergeError) -> [Double] {
+        do { return try LinearAlgebra.polar(a, rows: rows, columns: columns) } catch {
+            throw .numeric(tensor: tensor, method: method, reason: error.description)
+        }
+    }
+
+    /// op(a)·op(b) for row-major a (aRows×aColumns) and b (bRows×bColumns).
+    static func multiply(_ a: [Double], _ aRows: Int, _ aColumns: Int, _ b: [Double], _ bRows: Int, _ bColumns: Int,
+                         transposeA: Bool = false, transposeB: Bool = false) -> [Double] {
+        let aOrientation: MatrixOrientation = transposeA ? .transposed : .asStored
+        let bOrientation: MatrixOrientation = transposeB ? .transposed : .asStored
+        let m = aOrientation == .asStored ? aRows : aColumns
+        let n = bOrientation == .asStored ? bColumns : bRows
+        var c = [Double](repeating: 0, count: m * n)
+        BLAS.multiply(a, MatrixLayout(rows: aRows, columns: aColumns), aOrientation, b, MatrixLayout(rows: bRows, columns: bColumns), bOrientation,
+                      into: &c, MatrixLayout(rows: m, columns: n))
+        return c
+    }
+
+    /// Slot-concatenated singular triplets: U (m×r), s (r), Vᵀ (r×n), zero-initialised.
+    struct Concatenation {
+        let rows: Int, columns: Int, rank: Int
+        var u: [Double], s: [Double], vt: [Double]
+
+        init(rows: Int, columns: Int) {
+            self.rows = rows
+            self.columns = columns
+            rank = min(rows, columns)
+            u = [Double](repeating: 0, count: rows * rank)
+            s = [Double](repeating: 0, count: rank)
+            vt = [Double](repeating: 0, count: rank * columns)
+        }
+
+        /// Puts triplet `index` of `d` into `slot`.
+        mutating func place(_ d: SingularValueDecomposition<Double>, index: Int, slot: Int) {
+            for row in 0..<rows { u[row * rank + slot] = d.u[row * d.uColumns + index] }
+            s[slot] = d.s[index]
+            for column in 0..<columns { vt[slot * columns + column] = d.vt[index * columns + column] }
+        }
+
+        /// polar(U)·diag(s)·polar(Vᵀ), scaled by `scale`.
+        func reconstruct(scale: Double = 1, isotropic: Double? = nil, tensor: String, method: String) throws(MergeError) -> [Double] {
+            var pu = try Matrices.polar(u, rows, rank, tensor: tensor, method: method)
+            let pv = try Matrices.polar(vt, rank, columns, tensor: tensor, method: method)
+            for row in 0..<rows {
+                for slot in 0..<rank { pu[row * rank + slot] *= scale * (isotropic ?? s[slot]) }
+            }
+            return Matrices.multiply(pu, rows, rank, pv, rank, columns)
+        }
+    }
+}
+
+/// TSV-M: per task, the top ⌊r/T⌋ singular triplets; the concatenated left and right vectors are
+/// orthogonalised (polar factors) and recombined with the singular values.
+public enum TSVM: WholeModelMergeMethod {
+    public typealias Statistics = Void
+    public static let name = "tsv_m"
+    public static let summary = "Task Singular Vectors merge: per-task top singular triplets, decorrelated by polar factors (matrices); mean elsewhere"
+    public static let baseModel = BaseModelRequirement.required
+    public static let modelCount = ModelCount.atLeast(1)
+    public static let parameters = [
+        ParameterSpec("alpha", .global, default: .number(1), doc: "scale of the merged task vector"),
+        ParameterSpec("weight", .perModel, default: .number(1), doc: "scale of this model's task vector before the SVDs"),
+    ]
+
+    public static func merge(_ tensor: TensorSet, statistics: Void) throws(MergeError) -> [[Double]] {
+        let context = tensor.context
+        let tasks = tensor.models.indices.map { t in
+            let weight = context.number("weight", model: t) ?? 1
+            return tensor.taskVector(t).map { $0 * weight }
+        }
+        let alpha = context.number("alpha") ?? 1
+        guard tensor.isMatrix else { return [tensor.applying(TaskVectors.mean(tasks), scale: alpha)] }
+        let (m, n) = tensor.matrixSize
+        var cat = Matrices.Concatenation(rows: m, columns: n)
+        let k = cat.rank / tasks.count
+        for (t, task) in tasks.enumerated() where k > 0 {
+            let d = try Matrices.svd(task, m, n, tensor: tensor.name, method: name)
+            for i in 0..<k { cat.place(d, index: i, slot: t * k + i) }
+        }
+        return [tensor.applying(try cat.reconstruct(tensor: tensor.name, method: name), scale: alpha)]
+    }
+}
+
+/// Iso-C: the summed task matrix with its spectrum flattened to the mean singular value.
+public enum IsoC: WholeModelMergeMethod {
+    public typealias Statistics = Void
+    public static let name = "iso_c"
+    public static let summary = "Isotropic merge in the common subspace: Σ τ with every singular value set to their mean (matrices); mean elsewhere"
+    public static let baseModel = BaseModelRequirement.required
+    public static let modelCount = ModelCount.atLeast(1)
+    public static let parameters = [ParameterSpec("scaling_factor", .global, default: .number(1), doc: "scale of the merged task vector")]
+
+    public static func merge(_ tensor: TensorSet, statistics: Void) throws(MergeError) -> [[Double]] {
+        let scale = tensor.context.number("scaling_factor") ?? 1
+        let tasks = tensor.taskVectors
+        guard tensor.isMatrix else { return [tensor.applying(TaskVectors.mean(tasks), scale: scale)] }
+        let (m, n) = tensor.matrixSize
+        let d = try Matrices.svd(TaskVectors.sum(tasks), m, n, tensor: tensor.name, method: name)
+        let meanSingular = d.s.reduce(0, +) / Double(max(d.rank, 1))
+        var delta = LinearAlgebra.product(d.u, rows: m, inner: d.numericalRank, uStride: d.uColumns, d.vt, columns: n)
+        for i in delta.indices { delta[i] *= meanSingular }
+        return [tensor.applying(delta, scale: scale)]
+    }
+}
+
+/// Iso-CTS: the common subspace of Σ τ plus, per task, the top directions of what the common
+/// column space leaves out; all with one isotropic singular value.
+public enum IsoCTS: WholeModelMergeMethod {
+    public typealias Statistics = Void
+    public static let name = "iso_cts"
+    public static let summary = "Isotropic merge in common and task-specific subspaces (matrices); mean elsewhere"
+    public static let baseModel = BaseModelRequirement.required
+    public static let modelCount = ModelCount.atLeast(1)
+    public static let parameters = [
+        ParameterSpec("scaling_factor", .global, default: .number(1), doc: "scale of the merged task vector"),
+        ParameterSpec("common_space_fraction", .global, default: .number(0.8), range: 0...1, doc: "fraction of the rank given to the common subspace"),
+    ]
+
+    /// (common dimensions c, dimensions per task p) for rank r and T tasks, as FusionBench
+    /// computes them (Python's round-half-to-even).
+    public static func subspaceSizes(rank r: Int, tasks: Int, fraction: Double) -> (common: Int, perTask: Int) {
+        let c0 = Int((Double(r) * fraction).rounded(.down))
+        let perTaskTotal = min(Int((Double(r - c0) / Double(tasks)).rounded(.toNearestOrEven)) * tasks, r / tasks * tasks)
+        return (r - perTaskTotal, perTaskTotal / tasks)
+    }
+
+    public static func merge(_ tensor: TensorSet, statistics: Void) throws(MergeError) -> [[Double]] {
+        let context = tensor.context
+        let scale = context.number("scaling_factor") ?? 1
+        let tasks = tensor.taskVectors
+        guard tensor.isMatrix else { return [tensor.applying(TaskVectors.mean(tasks), scale: scale)] }
+        let (m, n) = tensor.matrixSize
+        var cat = Matrices.Concatenation(rows: m, columns: n)
+        let (c, p) = subspaceSizes(rank: cat.rank, tasks: tasks.count, fraction: context.number("common_space_fraction") ?? 0.8)
+        let common = try Matrices.svd(TaskVectors.sum(tasks), m, n, tensor: tensor.name, method: name)
+        // U_c: the first c left vectors, as an m×c matrix.
+        var uc = [Double](repeating: 0, count: m * c)
+        for row in 0..<m { for j in 0..<c { uc[row * c + j] = common.u[row * common.uColumns + j] } }
+        for (t, task) in tasks.enumerated() where p > 0 {
+            // R_t = τ_t − U_c·(U_cᵀ·τ_t)
+            var residual = task
+            if c > 0 {
+                let projected = Matrices.multiply(uc, m, c, Matrices.multiply(uc, m, c, task, m, n, transposeA: true), c, n)
+                for i in residual.indices { residual[i] -= projected[i] }
+            }
+            let d = try Matrices.svd(residual, m, n, tensor: tensor.name, method: name)
+            for i in 0..<p { cat.place(d, index: i, slot: t * p + i) }
+        }
+        for j in 0..<c { cat.place(common, index: j, slot: tasks.count * p + j) }
+        let isotropic = cat.s.reduce(0, +) / Double(max(cat.rank, 1))
+        return [tensor.applying(try cat.reconstruct(isotropic: isotropic, tensor: tensor.name, method: name), scale: scale)]
+    }
+}

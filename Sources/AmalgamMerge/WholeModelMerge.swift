@@ -1,0 +1,178 @@
+// Methods that see the whole model: the research methods (TSV-M, Iso-C/CTS, TALL masks,
+// Consensus, LiNeS, PCB, MagMax, OPCM, EMR, WUDI, DOGE-TA).
+//
+// They differ from mergekit's methods in three ways, and this protocol carries all three:
+// - they compute in Float64 (SVDs and long reductions), so tensors arrive as [Double];
+// - many need model-wide statistics first (a global top-k, global norms, per-task rescalers).
+//   `statistics(_:)` runs as many streaming passes as it needs through a ``ModelScanner``,
+//   which loads one tensor at a time (a few in parallel) and returns per-tensor results in
+//   tensor order, so reductions are deterministic at any thread count;
+// - some write one model per input model (TALL masks, EMR), plus a JSON report.
+// The executor then calls `merge(_:statistics:)` for every tensor and writes the results.
+
+import AmalgamCore
+import AmalgamKernels
+
+/// One tensor of every input model, in Float64, with its resolved parameters.
+public struct TensorSet: Sendable {
+    /// Position in the model's tensor list (``ModelDescription/tensors``).
+    public let index: Int
+    public let shape: Shape
+    public let base: [Double]?
+    public let models: [[Double]]
+    /// The tensor name and its parameters (global and per-model, defaults applied).
+    public let context: MergeContext
+
+    public init(index: Int, shape: Shape, base: [Double]?, models: [[Double]], context: MergeContext) {
+        self.index = index
+        self.shape = shape
+        self.base = base
+        self.models = models
+        self.context = context
+    }
+
+    public var name: String { context.tensorName }
+    /// Elements.
+    public var count: Int { shape.elementCount }
+    /// True for 2-D tensors (the ones that get a method's matrix rule).
+    public var isMatrix: Bool { shape.rank == 2 }
+    /// (rows, columns) of a 2-D tensor.
+    public var matrixSize: (rows: Int, columns: Int) { (shape.dimensions[0], shape.dimensions[1]) }
+
+    /// The task vector of input `t`: model − base (the model itself when there is no base).
+    public func taskVector(_ t: Int) -> [Double] {
+        guard let base else { return models[t] }
+        let model = models[t]
+        return zip(model, base).map { $0 - $1 }
+    }
+
+    /// Every task vector, in input order.
+    public var taskVectors: [[Double]] { models.indices.map(taskVector) }
+
+    /// The base values (zeros when there is none).
+    public var baseValues: [Double] { base ?? [Double](repeating: 0, count: count) }
+
+    /// base + scale · delta.
+    public func applying(_ delta: [Double], scale: Double = 1) -> [Double] {
+        let base = baseValues
+        return base.indices.map { base[$0] + scale * delta[$0] }
+    }
+}
+
+/// What a whole-model method knows about the model before reading any tensor.
+public struct ModelDescription: Sendable {
+    /// Output tensor names and shapes, in output order.
+    public let tensors: [(name: String, shape: Shape)]
+    /// `num_hidden_layers` of the output, when known.
+    public let layerCount: Int?
+    /// Number of non-base input models.
+    public let modelCount: Int
+
+    public init(tensors: [(name: String, shape: Shape)], layerCount: Int?, modelCount: Int) {
+        self.tensors = tensors
+        self.layerCount = layerCount
+        self.modelCount = modelCount
+    }
+}
+
+/// Streams over every tensor of the model; the executor provides the loader.
+public struct ModelScanner: Sendable {
+    public let model: ModelDescription
+    /// Worker threads (tensors in flight at once).
+    public let threads: Int
+    private let load: @Sendable (Int) throws(MergeError) -> TensorSet
+
+    public init(model: ModelDescription, threads: Int, load: @escaping @Sendable (Int) throws(MergeError) -> TensorSet) {
+        self.model = model
+        self.threads = max(threads, 1)
+        self.load = load
+    }
+
+    /// Tensor `index` of the model.
+    public func tensor(_ index: Int) throws(MergeError) -> TensorSet { try load(index) }
+
+    /// Folds `body`'s per-tensor results into `initial` in tensor order. `threads` tensors are
+    /// loaded and processed at a time, so memory holds at most that many tensors and results.
+    /// The first error (in tensor order) is rethrown.
+    public func reduce<T: Sendable, R>(
+        into initial: R, _ body: @escaping @Sendable (TensorSet) throws(MergeError) -> T,
+        _ combine: (inout R, T) throws(MergeError) -> Void
+    ) throws(MergeError) -> R {
+        let load = self.load
+        var result = initial
+        let count = model.tensors.count
+        for start in stride(from: 0, to: count, by: threads) {
+            let parts = Parallel.mapChunks(count: min(threads, count - start), chunkSize: 1, threads: threads) { range -> Result<T, MergeError> in
+                do throws(MergeError) { return .success(try body(load(start + range.lowerBound))) } catch { return .failure(error) }
+            }
+            for part in parts { try combine(&result, part.get()) }
+        }
+        return result
+    }
+
+    /// `body` applied to every tensor; results in tensor order.
+    public func map<T: Sendable>(_ body: @escaping @Sendable (TensorSet) throws(MergeError) -> T) throws(MergeError) -> [T] {
+        try reduce(into: [T](), body) { (values: inout [T], value: T) throws(MergeError) in values.append(value) }
+    }
+
+    /// Element-wise sums of the per-tensor vectors, added in tensor order.
+    public func sum(_ body: @escaping @Sendable (TensorSet) throws(MergeError) -> [Double]) throws(MergeError) -> [Double] {
+        try reduce(into: [Double](), body) { (total: inout [Double], part: [Double]) throws(MergeError) in
+            if total.isEmpty { total = part; return }
+            precondition(part.count == total.count, "ModelScanner.sum: vectors of different lengths")
+            for k in total.indices { total[k] += part[k] }
+        }
+    }
+}
+
+/// A method that sees the whole model (see the file comment).
+public protocol WholeModelMergeMethod: MergeMethod {
+    /// What the statistics passes found; handed to every `merge` call.
+    associatedtype Statistics: Sendable
+
+    /// True when the method writes one model per input model (`OUT/<name>/`).
+    static var writesOneModelPerInput: Bool { get }
+
+    /// Model-wide statistics, from streaming passes through `scan`.
+    static func statistics(_ scan: ModelScanner) throws(MergeError) -> Statistics
+
+    /// The output values of one tensor: one array, or one per input model.
+    static func merge(_ tensor: TensorSet, statistics: Statistics) throws(MergeError) -> [[Double]]
+
+    /// Per-task data for the user (kept fractions, rescalers), written as JSON beside the output.
+    static func report(_ statistics: Statistics, modelNames: [String]) -> [String: ReportValue]?
+}
+
+/// A JSON value of a method report.
+public enum ReportValue: Sendable, Equatable, Encodable {
+    case number(Double)
+    case numbers([Double])
+    case text(String)
+    case object([String: ReportValue])
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .number(let value): try container.encode(value)
+        case .numbers(let values): try container.encode(values)
+        case .text(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+extension WholeModelMergeMethod {
+    public static var writesOneModelPerInput: Bool { false }
+    public static func report(_ statistics: Statistics, modelNames: [String]) -> [String: ReportValue]? { nil }
+
+    /// The one-tensor form (the `MergeMethod` requirement), for methods whose statistics are
+    /// trivially per tensor; whole-model methods always run through the executor.
+    public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
+        throw .badInputs(tensor: context.tensorName, method: name, reason: "a whole-model method runs through the streaming executor only")
+    }
+}
+
+/// Methods without model-wide statistics.
+extension WholeModelMergeMethod where Statistics == Void {
+    public static func statistics(_ scan: ModelScanner) throws(MergeError) {}
+}

@@ -33,5 +33,7 @@ extension MergeMethodRegistry {
         MagMax.self,
         OPCM.self,
         EMR.self,
+        WUDI.self,
+        DOGETA.self,
     ])
 }

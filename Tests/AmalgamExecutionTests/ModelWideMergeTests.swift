@@ -8,47 +8,41 @@ import Foundation
 import Testing
 
 /// Test method: standardizes the single input over the whole model, using two model-wide passes
-/// (pass 0: Σx and n; pass 1: Σ(x − mean)², given pass 0's totals).
-enum StandardizeModel: ModelStatisticsMethod {
+/// (Σx and n; then Σ(x − mean)², given the first pass's totals).
+enum StandardizeModel: WholeModelMergeMethod {
     static let name = "standardize_model"
     static let summary = "test only"
     static let baseModel = BaseModelRequirement.unused
     static let modelCount = ModelCount.exactly(1)
     static let parameters: [ParameterSpec] = []
-    static let modelStatisticsPasses = 2
 
-    static func tensorStatistics(pass: Int, previous: [[Double]], _ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Double] {
-        let x = inputs.models[0]
-        if pass == 0 { return [x.reduce(0.0) { $0 + Double($1) }, Double(x.count)] }
-        let mean = previous[0][0] / previous[0][1]
-        return [x.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) }]
+    static func statistics(_ scan: ModelScanner) throws(MergeError) -> [Double] {
+        let first = try scan.sum { (tensor: TensorSet) throws(MergeError) -> [Double] in [tensor.models[0].reduce(0, +), Double(tensor.count)] }
+        let mean = first[0] / first[1]
+        let second = try scan.sum { (tensor: TensorSet) throws(MergeError) -> [Double] in [tensor.models[0].reduce(0) { $0 + ($1 - mean) * ($1 - mean) }] }
+        return [mean, (second[0] / first[1]).squareRoot()]
     }
 
-    static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        let mean = context.modelStatistics[0][0] / context.modelStatistics[0][1]
-        let std = (context.modelStatistics[1][0] / context.modelStatistics[0][1]).squareRoot()
-        return inputs.models[0].map { Float((Double($0) - mean) / std) }
+    static func merge(_ tensor: TensorSet, statistics: [Double]) throws(MergeError) -> [[Double]] {
+        [tensor.models[0].map { ($0 - statistics[0]) / statistics[1] }]
     }
 }
 
 /// Test method: one output per input model, base + 2·δ_i; fails on a tensor when asked.
-enum DoubleEachTaskVector: PerModelOutputMethod {
+enum DoubleEachTaskVector: WholeModelMergeMethod {
+    typealias Statistics = Void
     static let name = "double_each"
     static let summary = "test only"
     static let baseModel = BaseModelRequirement.required
     static let modelCount = ModelCount.atLeast(1)
+    static let writesOneModelPerInput = true
     static let parameters = [ParameterSpec("fail_on", .global, .string, default: .string("nothing"), doc: "substring")]
 
-    static func mergePerModel(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [[Float]] {
-        if case .string(let pattern)? = context.global["fail_on"], context.tensorName.contains(pattern) {
-            throw .numeric(tensor: context.tensorName, method: name, reason: "injected failure")
+    static func merge(_ tensor: TensorSet, statistics: Void) throws(MergeError) -> [[Double]] {
+        if case .string(let pattern)? = tensor.context.global["fail_on"], tensor.name.contains(pattern) {
+            throw .numeric(tensor: tensor.name, method: name, reason: "injected failure")
         }
-        guard let base = inputs.base else { throw .badInputs(tensor: context.tensorName, method: name, reason: "no base") }
-        return inputs.models.map { x in base.indices.map { base[$0] + 2 * (x[$0] - base[$0]) } }
-    }
-
-    static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        try mergePerModel(inputs, context: context)[0]
+        return tensor.models.indices.map { tensor.applying(tensor.taskVector($0), scale: 2) }
     }
 }
 
@@ -94,7 +88,7 @@ struct ModelWideMergeTests {
             let b = try base.tensor(named: "model.layers.1.mlp.up_proj.weight").float32Values()
             let x = try input.tensor(named: "model.layers.1.mlp.up_proj.weight").float32Values()
             let y = try out.tensor(named: "model.layers.1.mlp.up_proj.weight").float32Values()
-            #expect(y == b.indices.map { b[$0] + 2 * (x[$0] - b[$0]) })
+            #expect(y == b.indices.map { Float(Double(b[$0]) + 2 * (Double(x[$0]) - Double(b[$0]))) })  // Float64, rounded once
         }
         #expect(folder.listing() == ["out"])
     }

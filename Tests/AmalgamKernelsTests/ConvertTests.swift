@@ -81,7 +81,7 @@ struct MomentsTests {
 
     @Test("Hand-computed moments of [1, 2, 3, 4, NaN]")
     func handComputed() {
-        let m = Moments.of(Convert.encode([1, 2, 3, 4, .nan], as: .float32).region, as: .float32)
+        let m = Moments.of(Convert.encode([1, 2, 3, 4, .nan] as [Float], as: .float32).region, as: .float32)
         // mean 2.5; squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5; population variance 5 / 4.
         #expect(m.mean == 2.5 && m.standardDeviation == (1.25 as Double).squareRoot())
         #expect(m.min == 1 && m.max == 4 && m.nanCount == 1 && m.infCount == 0 && m.finiteCount == 4)

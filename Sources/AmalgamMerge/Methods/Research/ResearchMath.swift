@@ -73,7 +73,7 @@ enum OrderStatistics {
 
     /// For each row and each requested 0-based rank in `ranks[row]`, the value of that rank among
     /// all values `values` yields for the row over every tensor (in the same shape as `ranks`).
-    static func select(_ scan: ModelScanner, ranks: [[Int]],
+    static func select(_ scan: ModelScanner, ranks: [[Int]], collectLimit: Int = OrderStatistics.collectLimit,
                        values: @escaping @Sendable (TensorSet) throws(MergeError) -> [[Double]]) throws(MergeError) -> [[Double]] {
         var targets: [Target] = []
         for (row, rowRanks) in ranks.enumerated() {

@@ -1,0 +1,77 @@
+@testable import AmalgamMerge
+import AmalgamCore
+import AmalgamKernels
+import Testing
+
+@Suite("Research method building blocks")
+struct ResearchMathTests {
+    static func values(_ count: Int, seed: UInt64) -> [Double] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) * 2 - 1
+        }
+    }
+
+    @Test("Slot reconstructions are sign-invariant: flipping (u_i, v_i) together changes nothing")
+    func signInvariance() throws {
+        let (m, n) = (6, 9)
+        let tasks = (0..<3).map { Self.values(m * n, seed: UInt64(10 + $0)) }
+        func reconstruct(flipping flip: Set<Int>) throws -> [Double] {
+            var cat = Matrices.Concatenation(rows: m, columns: n)
+            for (t, task) in tasks.enumerated() {
+                var d = try LinearAlgebra.svd(task, rows: m, columns: n)
+                for i in 0..<2 where flip.contains(t * 2 + i) {
+                    for row in 0..<m { d.u[row * d.uColumns + i].negate() }
+                    for column in 0..<n { d.vt[i * n + column].negate() }
+                }
+                for i in 0..<2 { cat.place(d, index: i, slot: t * 2 + i) }
+            }
+            return try cat.reconstruct(tensor: "t", method: "test")
+        }
+        let plain = try reconstruct(flipping: [])
+        let flipped = try reconstruct(flipping: [0, 3, 5])
+        #expect(zip(plain, flipped).allSatisfy { abs($0 - $1) < 1e-12 })
+        // Flipping only u_i (not v_i) does change the result: the check can fail.
+        var cat = Matrices.Concatenation(rows: m, columns: n)
+        for (t, task) in tasks.enumerated() {
+            var d = try LinearAlgebra.svd(task, rows: m, columns: n)
+            if t == 0 { for row in 0..<m { d.u[row * d.uColumns].negate() } }
+            for i in 0..<2 { cat.place(d, index: i, slot: t * 2 + i) }
+        }
+        let broken = try cat.reconstruct(tensor: "t", method: "test")
+        #expect(zip(plain, broken).contains { abs($0 - $1) > 1e-3 })
+    }
+
+    @Test("Model-wide order statistics are exact, for signed values, ties, and groups that need several passes")
+    func orderStatistics() throws {
+        // Three "tensors" of one row; values with many exact ties and both signs.
+        let parts: [[Double]] = [
+            (0..<5000).map { Double(($0 * 7919) % 101 - 50) / 8 },
+            (0..<3000).map { Double(($0 * 104_729) % 37) * -0.5 },
+            [0, -0.0, 1e-300, -1e300, 3],
+        ]
+        let all = parts.flatMap { $0 }.sorted()
+        let model = ModelDescription(tensors: parts.indices.map { ("t\($0)", Shape([parts[$0].count])) }, layerCount: nil, modelCount: 1)
+        let context = MergeContext(tensorName: "t", global: [:], perModel: [[:]])
+        let scan = ModelScanner(model: model, threads: 2) { index in
+            TensorSet(index: index, shape: Shape([parts[index].count]), base: nil, models: [parts[index]], context: context)
+        }
+        let ranks = [0, 1, 17, 2500, 4000, all.count / 2, all.count - 2, all.count - 1]
+        for limit in [OrderStatistics.collectLimit, 100, 0] {  // 0: four histogram passes, no collection
+            let selected = try OrderStatistics.select(scan, ranks: [ranks], collectLimit: limit) { (tensor: TensorSet) throws(MergeError) -> [[Double]] in tensor.models }
+            #expect(selected[0] == ranks.map { all[$0] }, "collect limit \(limit)")
+        }
+        #expect(OrderStatistics.value(OrderStatistics.key(-2.5)) == -2.5)
+        #expect(OrderStatistics.key(-1) < OrderStatistics.key(-0.5) && OrderStatistics.key(-0.5) < OrderStatistics.key(0.25))
+    }
+
+    @Test("Adam matches PyTorch's update on a hand-checked first step")
+    func adam() {
+        // The first bias-corrected step is lr · g / (|g| + ε·…) ≈ lr · sign(g).
+        var x = [1.0, -2.0, 0.0]
+        var optimizer = Adam(count: 3, learningRate: 0.1)
+        optimizer.update(&x, gradient: [2, -4, 0])
+        #expect(abs(x[0] - 0.9) < 1e-7 && abs(x[1] - (-1.9)) < 1e-7 && x[2] == 0)
+    }
+}

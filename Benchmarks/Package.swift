@@ -11,7 +11,11 @@ let package = Package(
         .executableTarget(
             name: "ConversionBenchmark",
             dependencies: [.product(name: "AmalgamKernels", package: "Amalgam")]
-        )
+        ),
+        .executableTarget(
+            name: "SVDBenchmark",
+            dependencies: [.product(name: "AmalgamKernels", package: "Amalgam")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

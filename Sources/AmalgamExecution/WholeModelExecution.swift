@@ -43,8 +43,10 @@ extension StreamingExecutor {
         let checkpoints = plan.checkpoints
         let method = plan.method.name
         let contexts = steps.map { context($0, options: options) }
-        return ModelScanner(model: description, threads: options.threads) { (index: Int) throws(MergeError) -> TensorSet in
+        return ModelScanner(model: description, threads: options.threads) { (index: Int, threads: Int) throws(MergeError) -> TensorSet in
             let step = steps[index]
+            let base = contexts[index]
+            let context = MergeContext(tensorName: base.tensorName, global: base.global, perModel: base.perModel, seed: base.seed, threads: threads)
             func load(_ input: PlannedInput) throws(MergeError) -> [Double] {
                 let tensor: Tensor
                 do { tensor = try checkpoints[input.checkpoint].tensor(named: input.tensorName) } catch {
@@ -55,7 +57,7 @@ extension StreamingExecutor {
                 }
                 return tensor.float64Values()
             }
-            return TensorSet(index: index, shape: step.shape, base: try step.base.map(load), models: try step.models.map(load), context: contexts[index])
+            return TensorSet(index: index, shape: step.shape, base: try step.base.map(load), models: try step.models.map(load), context: context)
         }
     }
 
@@ -84,30 +86,29 @@ extension StreamingExecutor {
             }
             progress(.started(tensors: plan.tensors.count, bytes: plan.outputBytes * writers.count))
             var done = 0
-            let window = max(options.threads, 1)
-            for start in stride(from: 0, to: plan.tensors.count, by: window) {
-                let end = min(start + window, plan.tensors.count)
-                let results = Parallel.mapChunks(count: end - start, chunkSize: 1, threads: options.threads) { range -> Result<[[Double]], MergeError> in
-                    do throws(MergeError) {
-                        return .success(try M.merge(scan.tensor(start + range.lowerBound), statistics: statistics))
-                    } catch {
-                        return .failure(error)
-                    }
+            // Tensors go to the workers as they free up; results are written in order.
+            let tensors = plan.tensors
+            let outputCost = tensors.map { $0.shape.elementCount * 8 * (writers.count + $0.models.count + 2) }
+            try Parallel.orderedStream(count: tensors.count, threads: scan.threads, lookahead: 2 * scan.threads, budget: ModelScanner.memoryBudget,
+                                       cost: { outputCost[$0] }, resultCost: { [writerCount = writers.count] in tensors[$0].shape.elementCount * 8 * writerCount }, produce: { index -> Result<[[Double]], MergeError> in
+                do throws(MergeError) {
+                    return .success(try M.merge(scan.tensor(index, threads: scan.threadShare(of: index)), statistics: statistics))
+                } catch {
+                    return .failure(error)
                 }
-                for (offset, result) in results.enumerated() {
-                    let step = plan.tensors[start + offset]
-                    let outputs = try result.get()
-                    guard outputs.count == writers.count, outputs.allSatisfy({ $0.count == step.shape.elementCount }) else {
-                        throw MergeError.badInputs(tensor: step.name, method: M.name,
-                                                   reason: "returned \(outputs.count) outputs of \(outputs.map(\.count)) values for \(writers.count) of \(step.shape.elementCount)")
-                    }
-                    for (writer, values) in zip(writers, outputs) {
-                        try writer.write(step.name, Tensor(float64: values, shape: step.shape, dtype: step.dtype))
-                    }
-                    done += step.outputBytes * writers.count
-                    progress(.tensorDone(index: start + offset, name: step.name, bytesDone: done))
+            }, consume: { index, result in
+                let step = tensors[index]
+                let outputs = try result.get()
+                guard outputs.count == writers.count, outputs.allSatisfy({ $0.count == step.shape.elementCount }) else {
+                    throw MergeError.badInputs(tensor: step.name, method: M.name,
+                                               reason: "returned \(outputs.count) outputs of \(outputs.map(\.count)) values for \(writers.count) of \(step.shape.elementCount)")
                 }
-            }
+                for (writer, values) in zip(writers, outputs) {
+                    try writer.write(step.name, Tensor(float64: values, shape: step.shape, dtype: step.dtype))
+                }
+                done += step.outputBytes * writers.count
+                progress(.tensorDone(index: index, name: step.name, bytesDone: done))
+            })
             let reportBytes = try report.map { report -> [UInt8] in
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -5,6 +5,7 @@
 // threads, and reductions that combine chunk results in chunk order are deterministic.
 
 import Dispatch
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -109,4 +110,106 @@ struct SharedFloatOutput: @unchecked Sendable {
 struct SharedRawOutput: @unchecked Sendable {
     // SAFETY: as SharedFloatOutput: disjoint ranges per chunk, buffer outlives the loop.
     let base: UnsafeMutableRawPointer
+}
+
+extension Parallel {
+    /// Runs `produce(i)` for every i in `0..<count` on `threads` workers, dynamically scheduled
+    /// (a free worker takes the next index), and hands the results to `consume` in index order on
+    /// the calling thread. Results depend only on `i`, so they are the same at any thread count.
+    /// If `consume` throws, the workers stop taking new indices and the error is rethrown once
+    /// they are idle.
+    ///
+    /// Memory bound: an index is taken only while it is within `lookahead` of the next one to
+    /// consume, or while the `cost` of everything taken and not yet consumed stays within
+    /// `budget` (so small items can run far ahead of a slow large one, large ones cannot). Once
+    /// produced, an item costs `resultCost` until consumed (its working memory is freed).
+    public static func orderedStream<T: Sendable>(
+        count: Int, threads: Int, lookahead: Int, budget: Int = 0, cost: @escaping @Sendable (Int) -> Int = { _ in 0 },
+        resultCost: @escaping @Sendable (Int) -> Int = { _ in 0 },
+        produce: @escaping @Sendable (Int) -> T, consume: (Int, T) throws -> Void
+    ) rethrows {
+        precondition(count >= 0 && threads >= 1 && lookahead >= 1, "bad Parallel.orderedStream arguments")
+        if threads == 1 || count <= 1 {
+            for i in 0..<count { try consume(i, produce(i)) }
+            return
+        }
+        let state = StreamState<T>(lookahead: lookahead, count: count, budget: budget, cost: cost, resultCost: resultCost)
+        let group = DispatchGroup()
+        for _ in 0..<min(threads, count) {
+            DispatchQueue.global().async(group: group) {
+                while let index = state.take() { state.put(produce(index), at: index) }
+            }
+        }
+        defer {
+            state.cancel()
+            group.wait()
+        }
+        for i in 0..<count { try consume(i, state.result(at: i)) }
+    }
+}
+
+/// The shared state of ``Parallel/orderedStream(count:threads:lookahead:produce:consume:)``.
+private final class StreamState<T: Sendable>: @unchecked Sendable {
+    // SAFETY: `@unchecked Sendable` because every field is read and written with `condition` held.
+    private let condition = NSCondition()
+    private var next = 0
+    private var consumed = 0
+    private var cancelled = false
+    private var results: [Int: T] = [:]
+    private var reserved = 0
+    private let lookahead: Int
+    private let count: Int
+    private let budget: Int
+    private let cost: @Sendable (Int) -> Int
+    private let resultCost: @Sendable (Int) -> Int
+
+    init(lookahead: Int, count: Int, budget: Int, cost: @escaping @Sendable (Int) -> Int, resultCost: @escaping @Sendable (Int) -> Int) {
+        self.lookahead = lookahead
+        self.count = count
+        self.budget = budget
+        self.cost = cost
+        self.resultCost = resultCost
+    }
+
+    private func admissible(_ index: Int) -> Bool {
+        index < consumed + lookahead || reserved + cost(index) <= budget
+    }
+
+    /// The next index to produce, waiting while the lookahead and budget are full; nil when done
+    /// or cancelled.
+    func take() -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        while !cancelled, next < count, !admissible(next) { condition.wait() }
+        guard !cancelled, next < count else { return nil }
+        reserved += cost(next)
+        next += 1
+        return next - 1
+    }
+
+    func put(_ value: T, at index: Int) {
+        condition.lock()
+        results[index] = value
+        reserved -= cost(index) - resultCost(index)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits for result `index`, removes it, and frees its lookahead slot.
+    func result(at index: Int) -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        while results[index] == nil { condition.wait() }
+        consumed = index + 1
+        reserved -= resultCost(index)
+        condition.broadcast()
+        return results.removeValue(forKey: index)!
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
 }

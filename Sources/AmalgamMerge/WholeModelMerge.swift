@@ -80,33 +80,53 @@ public struct ModelScanner: Sendable {
     public let model: ModelDescription
     /// Worker threads (tensors in flight at once).
     public let threads: Int
-    private let load: @Sendable (Int) throws(MergeError) -> TensorSet
+    private let load: @Sendable (_ index: Int, _ threads: Int) throws(MergeError) -> TensorSet
 
-    public init(model: ModelDescription, threads: Int, load: @escaping @Sendable (Int) throws(MergeError) -> TensorSet) {
+    /// Bytes of tensors in flight or waiting to be folded, beyond `2 · threads` tensors.
+    public static let memoryBudget = 1 << 30
+
+    /// - Parameter load: tensor `index`, its context allowing `threads` threads.
+    public init(model: ModelDescription, threads: Int, load: @escaping @Sendable (_ index: Int, _ threads: Int) throws(MergeError) -> TensorSet) {
         self.model = model
         self.threads = max(threads, 1)
         self.load = load
     }
 
-    /// Tensor `index` of the model.
-    public func tensor(_ index: Int) throws(MergeError) -> TensorSet { try load(index) }
+    /// Tensor `index` of the model; its context allows `threads` threads (for independent
+    /// decompositions inside one tensor).
+    public func tensor(_ index: Int, threads: Int = 1) throws(MergeError) -> TensorSet { try load(index, threads) }
 
-    /// Folds `body`'s per-tensor results into `initial` in tensor order. `threads` tensors are
-    /// loaded and processed at a time, so memory holds at most that many tensors and results.
-    /// The first error (in tensor order) is rethrown.
+    /// The thread share of tensor `index` when tensors are processed in order on `threads`
+    /// workers: 1, except for the last few, which get the cores the finished workers free.
+    public func threadShare(of index: Int) -> Int {
+        max(1, threads - (model.tensors.count - 1 - index))
+    }
+
+    /// The in-memory cost of tensor `index` with every input in Float64.
+    public func cost(of index: Int) -> Int {
+        model.tensors[index].shape.elementCount * 8 * (model.modelCount + 2)
+    }
+
+    /// Folds `body`'s per-tensor results into `initial` in tensor order. Tensors are handed to
+    /// `threads` workers as they free up; tensors in flight or waiting stay within `2 · threads`
+    /// or ``memoryBudget`` bytes, which bounds memory. The first error (in tensor order) is rethrown.
     public func reduce<T: Sendable, R>(
         into initial: R, _ body: @escaping @Sendable (TensorSet) throws(MergeError) -> T,
         _ combine: (inout R, T) throws(MergeError) -> Void
     ) throws(MergeError) -> R {
         let load = self.load
         var result = initial
-        let count = model.tensors.count
-        for start in stride(from: 0, to: count, by: threads) {
-            let parts = Parallel.mapChunks(count: min(threads, count - start), chunkSize: 1, threads: threads) { range -> Result<T, MergeError> in
-                do throws(MergeError) { return .success(try body(load(start + range.lowerBound))) } catch { return .failure(error) }
-            }
-            for part in parts { try combine(&result, part.get()) }
-        }
+        var failure: MergeError?
+        let shares = (0..<model.tensors.count).map(threadShare)
+        let costs = (0..<model.tensors.count).map(cost)
+        Parallel.orderedStream(count: model.tensors.count, threads: threads, lookahead: 2 * threads, budget: Self.memoryBudget,
+                               cost: { costs[$0] }, resultCost: { costs[$0] / (self.model.modelCount + 2) }, produce: { index -> Result<T, MergeError> in
+            do throws(MergeError) { return .success(try body(load(index, shares[index]))) } catch { return .failure(error) }
+        }, consume: { _, part in
+            guard failure == nil else { return }
+            do throws(MergeError) { try combine(&result, part.get()) } catch { failure = error }
+        })
+        if let failure { throw failure }
         return result
     }
 

@@ -120,6 +120,25 @@ public enum BLAS {
         }
     }
 
+    /// The Gram matrix of the row-major `rows × columns` matrix `a`: aᵀ·a (columns × columns) when
+    /// `transposeFirst`, else a·aᵀ (rows × rows), as a full symmetric row-major matrix (`dsyrk`,
+    /// half the work of a general product).
+    public static func gram(_ a: [Double], rows: Int, columns: Int, transposeFirst: Bool) -> [Double] {
+        precondition(rows >= 0 && columns >= 0 && a.count == rows * columns, "gram: \(a.count) values for \(rows)×\(columns)")
+        let n = transposeFirst ? columns : rows
+        let k = transposeFirst ? rows : columns
+        var c = [Double](repeating: 0, count: n * n)
+        guard n > 0, k > 0 else { return c }
+        a.withUnsafeBufferPointer { pa in
+            c.withUnsafeMutableBufferPointer { pc in
+                cblas_dsyrk(CblasRowMajor, CblasUpper, transposeFirst ? CblasTrans : CblasNoTrans, Int32(n), Int32(k), 1,
+                            pa.baseAddress!, Int32(max(columns, 1)), 0, pc.baseAddress!, Int32(n))
+            }
+        }
+        for i in 0..<n { for j in 0..<i { c[i * n + j] = c[j * n + i] } }
+        return c
+    }
+
     /// Checks the three views against their storage and each other; returns (m, n, k).
     private static func productShape(
         a: (layout: MatrixLayout, orientation: MatrixOrientation, count: Int),

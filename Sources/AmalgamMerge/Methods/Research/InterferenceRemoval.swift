@@ -102,7 +102,7 @@ public enum DOGETA: WholeModelMergeMethod {
         var concatenated = [Double](repeating: 0, count: m * r)
         let perTask = r / tasks.count
         for (t, task) in tasks.enumerated() where perTask > 0 {
-            let d = try Matrices.svd(task, m, n, tensor: tensor.name, method: name)
+            let d = try Matrices.top(task, m, n, count: perTask, tensor: tensor.name, method: name)
             for i in 0..<perTask { for row in 0..<m { concatenated[row * r + t * perTask + i] = d.u[row * d.uColumns + i] } }
         }
         let shared = try Matrices.svd(concatenated, m, r, tensor: tensor.name, method: name)

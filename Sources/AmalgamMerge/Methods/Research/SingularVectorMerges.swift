@@ -13,10 +13,28 @@ enum Matrices {
         }
     }
 
+    /// The top `count` singular triplets (Gram-matrix eigenvectors; see ``LinearAlgebra/topSingularTriplets(_:rows:columns:count:)``).
+    static func top(_ a: [Double], _ rows: Int, _ columns: Int, count: Int, tensor: String, method: String) throws(MergeError) -> SingularValueDecomposition<Double> {
+        do { return try LinearAlgebra.topSingularTriplets(a, rows: rows, columns: columns, count: count) } catch {
+            throw .numeric(tensor: tensor, method: method, reason: error.description)
+        }
+    }
+
     static func polar(_ a: [Double], _ rows: Int, _ columns: Int, tensor: String, method: String) throws(MergeError) -> [Double] {
         do { return try LinearAlgebra.polar(a, rows: rows, columns: columns) } catch {
             throw .numeric(tensor: tensor, method: method, reason: error.description)
         }
+    }
+
+    /// `body(i)` for i in 0..<count on up to `threads` threads (independent decompositions within
+    /// one tensor); results in order, the first error rethrown.
+    static func parallel<T: Sendable>(_ count: Int, threads: Int, _ body: @escaping @Sendable (Int) throws(MergeError) -> T) throws(MergeError) -> [T] {
+        let results = Parallel.mapChunks(count: count, chunkSize: 1, threads: max(threads, 1)) { range -> Result<T, MergeError> in
+            do throws(MergeError) { return .success(try body(range.lowerBound)) } catch { return .failure(error) }
+        }
+        var values: [T] = []
+        for result in results { values.append(try result.get()) }
+        return values
     }
 
     /// op(a)·op(b) for row-major a (aRows×aColumns) and b (bRows×bColumns).
@@ -54,9 +72,14 @@ enum Matrices {
         }
 
         /// polar(U)·diag(s)·polar(Vᵀ), scaled by `scale`.
-        func reconstruct(scale: Double = 1, isotropic: Double? = nil, tensor: String, method: String) throws(MergeError) -> [Double] {
-            var pu = try Matrices.polar(u, rows, rank, tensor: tensor, method: method)
-            let pv = try Matrices.polar(vt, rank, columns, tensor: tensor, method: method)
+        func reconstruct(scale: Double = 1, isotropic: Double? = nil, tensor: String, method: String, threads: Int = 1) throws(MergeError) -> [Double] {
+            let (u, vt, rows, columns, rank) = (u, vt, rows, columns, rank)
+            let factors = try Matrices.parallel(2, threads: threads) { (side: Int) throws(MergeError) -> [Double] in
+                side == 0 ? try Matrices.polar(u, rows, rank, tensor: tensor, method: method)
+                    : try Matrices.polar(vt, rank, columns, tensor: tensor, method: method)
+            }
+            var pu = factors[0]
+            let pv = factors[1]
             for row in 0..<rows {
                 for slot in 0..<rank { pu[row * rank + slot] *= scale * (isotropic ?? s[slot]) }
             }
@@ -89,11 +112,14 @@ public enum TSVM: WholeModelMergeMethod {
         let (m, n) = tensor.matrixSize
         var cat = Matrices.Concatenation(rows: m, columns: n)
         let k = cat.rank / tasks.count
-        for (t, task) in tasks.enumerated() where k > 0 {
-            let d = try Matrices.svd(task, m, n, tensor: tensor.name, method: name)
+        let tensorName = tensor.name
+        let decompositions: [SingularValueDecomposition<Double>] = k == 0 ? [] : try Matrices.parallel(tasks.count, threads: context.threads) { (t: Int) throws(MergeError) -> SingularValueDecomposition<Double> in
+            try Matrices.top(tasks[t], m, n, count: k, tensor: tensorName, method: name)
+        }
+        for (t, d) in decompositions.enumerated() {
             for i in 0..<k { cat.place(d, index: i, slot: t * k + i) }
         }
-        return [tensor.applying(try cat.reconstruct(tensor: tensor.name, method: name), scale: alpha)]
+        return [tensor.applying(try cat.reconstruct(tensor: tensor.name, method: name, threads: context.threads), scale: alpha)]
     }
 }
 
@@ -152,18 +178,21 @@ public enum IsoCTS: WholeModelMergeMethod {
         // U_c: the first c left vectors, as an m×c matrix.
         var uc = [Double](repeating: 0, count: m * c)
         for row in 0..<m { for j in 0..<c { uc[row * c + j] = common.u[row * common.uColumns + j] } }
-        for (t, task) in tasks.enumerated() where p > 0 {
+        let tensorName = tensor.name
+        let specific: [SingularValueDecomposition<Double>] = p == 0 ? [] : try Matrices.parallel(tasks.count, threads: context.threads) { [uc] (t: Int) throws(MergeError) -> SingularValueDecomposition<Double> in
             // R_t = τ_t − U_c·(U_cᵀ·τ_t)
-            var residual = task
+            var residual = tasks[t]
             if c > 0 {
-                let projected = Matrices.multiply(uc, m, c, Matrices.multiply(uc, m, c, task, m, n, transposeA: true), c, n)
+                let projected = Matrices.multiply(uc, m, c, Matrices.multiply(uc, m, c, residual, m, n, transposeA: true), c, n)
                 for i in residual.indices { residual[i] -= projected[i] }
             }
-            let d = try Matrices.svd(residual, m, n, tensor: tensor.name, method: name)
+            return try Matrices.top(residual, m, n, count: p, tensor: tensorName, method: name)
+        }
+        for (t, d) in specific.enumerated() {
             for i in 0..<p { cat.place(d, index: i, slot: t * p + i) }
         }
         for j in 0..<c { cat.place(common, index: j, slot: tasks.count * p + j) }
         let isotropic = cat.s.reduce(0, +) / Double(max(cat.rank, 1))
-        return [tensor.applying(try cat.reconstruct(isotropic: isotropic, tensor: tensor.name, method: name), scale: scale)]
+        return [tensor.applying(try cat.reconstruct(isotropic: isotropic, tensor: tensor.name, method: name, threads: context.threads), scale: scale)]
     }
 }

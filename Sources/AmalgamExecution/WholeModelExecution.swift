@@ -52,6 +52,8 @@ extension StreamingExecutor {
                 do { tensor = try checkpoints[input.checkpoint].tensor(named: input.tensorName) } catch {
                     throw .badInputs(tensor: step.name, method: method, reason: "cannot read input '\(input.tensorName)': \(error)")
                 }
+                // The values are copied out, so the mapped pages can leave the resident set.
+                defer { checkpoints[input.checkpoint].release(input.tensorName) }
                 if let rounding = step.loadRounding, tensor.dtype != rounding, tensor.dtype.byteWidth >= rounding.byteWidth {
                     return StreamingExecutor.decode(tensor, 0..<tensor.elementCount, rounding).map(Double.init)
                 }

@@ -149,6 +149,13 @@ public final class Checkpoint: Sendable {
         if let location = locations[name] { shards[location.shard].prefetch(location.info) }
     }
 
+    /// Tells the kernel this process is done with `name`'s bytes for now: its mapped pages leave
+    /// the resident set (they stay in the page cache; reading the tensor again faults them back).
+    /// For callers that have copied a tensor's values out of the mapping.
+    public func release(_ name: String) {
+        if let location = locations[name] { shards[location.shard].release(location.info) }
+    }
+
     /// Total bytes of tensor data.
     public var totalBytes: Int { locations.values.reduce(0) { $0 + $1.info.byteCount } }
 

@@ -50,4 +50,9 @@ public final class SafetensorsFile: Sendable {
     public func prefetch(_ info: TensorInfo) {
         file.adviseWillNeed(offset: header.dataStart + info.dataRange.lowerBound, length: info.byteCount)
     }
+
+    /// Drops `info`'s mapped pages from the resident set (they stay in the page cache).
+    public func release(_ info: TensorInfo) {
+        file.adviseDontNeed(offset: header.dataStart + info.dataRange.lowerBound, length: info.byteCount)
+    }
 }

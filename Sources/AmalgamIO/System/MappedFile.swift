@@ -72,5 +72,18 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(base + start, end - start, MADV_WILLNEED)
     }
 
+    /// Drops the process's pages of `[offset, offset + length)` (widened to whole pages): they
+    /// leave its resident set but stay in the page cache, and a later read faults them back in.
+    /// For a read-only file mapping this never changes what is read.
+    public func adviseDontNeed(offset: Int, length: Int) {
+        guard let base, length > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page
+        let end = min(size, (offset + length + page - 1) / page * page)
+        guard end > start else { return }
+        // SAFETY: [start, end) lies inside the mapping, which is read-only and file-backed.
+        _ = madvise(base + start, end - start, MADV_DONTNEED)
+    }
+
     static func lastError() -> String { String(cString: strerror(errno)) }
 }

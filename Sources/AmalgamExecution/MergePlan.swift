@@ -51,7 +51,17 @@ public struct MergePlan: Sendable {
     /// working copies and the output in Float32 (chunks of `chunkElements`). Whole-tensor
     /// methods: the largest tensor's inputs and output in Float32 plus one Float64 working copy
     /// per model.
+    /// Whole-model methods: per thread, the largest tensor's inputs in Float64 plus the method's
+    /// work arrays (two more copies), the run-ahead results (at most 1 GiB), and the method's own
+    /// additional memory (OPCM's running merge, WUDI's Gram matrices).
     public func peakMemoryEstimate(threads: Int, chunkElements: Int = 1 << 20) -> Int {
+        if let whole = method as? any WholeModelMergeMethod.Type {
+            let description = ModelDescription(tensors: tensors.map { ($0.name, $0.shape) }, layerCount: outputLayers,
+                                               modelCount: tensors.first?.models.count ?? 0)
+            let inFlight = tensors.map { $0.shape.elementCount * 8 * ($0.models.count + 3) }.max() ?? 0
+            let runAhead = min(ModelScanner.memoryBudget, tensors.reduce(0) { $0 + $1.shape.elementCount * 8 })
+            return max(threads, 1) * inFlight + runAhead + whole.additionalMemory(description, threads: max(threads, 1))
+        }
         let chunked = method is any ChunkedMergeMethod.Type
         return tensors.map { tensor in
             let n = tensor.shape.elementCount

@@ -161,6 +161,10 @@ public protocol WholeModelMergeMethod: MergeMethod {
 
     /// Per-task data for the user (kept fractions, rescalers), written as JSON beside the output.
     static func report(_ statistics: Statistics, modelNames: [String]) -> [String: ReportValue]?
+
+    /// Memory the method needs beyond the tensors in flight (a whole-model state, large work
+    /// matrices), in bytes, for `--dry-run`'s estimate.
+    static func additionalMemory(_ model: ModelDescription, threads: Int) -> Int
 }
 
 /// A JSON value of a method report.
@@ -184,6 +188,7 @@ public enum ReportValue: Sendable, Equatable, Encodable {
 extension WholeModelMergeMethod {
     public static var writesOneModelPerInput: Bool { false }
     public static func report(_ statistics: Statistics, modelNames: [String]) -> [String: ReportValue]? { nil }
+    public static func additionalMemory(_ model: ModelDescription, threads: Int) -> Int { 0 }
 
     /// The one-tensor form (the `MergeMethod` requirement), for methods whose statistics are
     /// trivially per tensor; whole-model methods always run through the executor.

@@ -19,6 +19,12 @@ public enum WUDI: WholeModelMergeMethod {
         ParameterSpec("learning_rate", .global, default: .number(1e-5), range: 0...1, doc: "Adam learning rate"),
     ]
 
+    /// Per worker: the n×n Gram sum and one n×n Gram of the widest matrix, in Float64.
+    public static func additionalMemory(_ model: ModelDescription, threads: Int) -> Int {
+        let widest = model.tensors.filter { $0.shape.rank == 2 }.map { $0.shape.dimensions[1] }.max() ?? 0
+        return threads * 2 * widest * widest * 8
+    }
+
     public static func merge(_ tensor: TensorSet, statistics: Void) throws(MergeError) -> [[Double]] {
         let tasks = tensor.taskVectors
         guard tensor.isMatrix else { return [tensor.applying(TaskVectors.mean(tasks))] }

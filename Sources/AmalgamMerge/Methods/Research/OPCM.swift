@@ -21,6 +21,11 @@ public enum OPCM: WholeModelMergeMethod {
         ParameterSpec("alpha", .global, default: .number(0.5), range: 0...1, doc: "spectrum fraction of the running merge protected from later tasks"),
     ]
 
+    /// The running merge: 8 bytes per parameter.
+    public static func additionalMemory(_ model: ModelDescription, threads: Int) -> Int {
+        TaskVectors.elementCount(model) * 8
+    }
+
     /// The weights of linear layers: 2-D tensors other than embeddings.
     static func isLinearWeight(_ tensor: TensorSet) -> Bool {
         let name = tensor.name

@@ -170,7 +170,6 @@ public protocol WholeModelMergeMethod: MergeMethod {
 /// A JSON value of a method report.
 public enum ReportValue: Sendable, Equatable, Encodable {
     case number(Double)
-    case numbers([Double])
     case text(String)
     case object([String: ReportValue])
 
@@ -178,7 +177,6 @@ public enum ReportValue: Sendable, Equatable, Encodable {
         var container = encoder.singleValueContainer()
         switch self {
         case .number(let value): try container.encode(value)
-        case .numbers(let values): try container.encode(values)
         case .text(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
         }

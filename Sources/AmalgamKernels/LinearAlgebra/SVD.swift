@@ -46,10 +46,6 @@ public struct SingularValueDecomposition<Scalar: BinaryFloatingPoint & Sendable>
     /// r = min(rows, columns) (the number of singular values of a full decomposition).
     public var rank: Int { min(rows, columns) }
 
-    /// Column `i` of U.
-    public func uColumn(_ i: Int) -> [Scalar] { (0..<rows).map { u[$0 * uColumns + i] } }
-    /// Row `i` of Vᵀ.
-    public func vtRow(_ i: Int) -> ArraySlice<Scalar> { vt[(i * columns)..<((i + 1) * columns)] }
 }
 
 /// LAPACK failures (which only a non-finite input should cause).

@@ -29,7 +29,7 @@ public enum LiNeS: WholeModelMergeMethod {
     public static func statistics(_ scan: ModelScanner) throws(MergeError) -> LiNeSStatistics {
         let first = try scan.tensor(0).context
         let layers = scan.model.layerCount
-            ?? (scan.model.tensors.compactMap { tensor in (0..<10_000).first { tensor.name.contains(".\($0).") } }.max().map { $0 + 1 } ?? 0)
+            ?? (scan.model.tensors.compactMap { TaskVectors.blockIndex(of: $0.name, layers: 10_000) }.max().map { $0 + 1 } ?? 0)
         let ties: GlobalTIES? = first.global["merged_vector"] == .string("ties")
             ? try GlobalTIES.prepare(scan, density: first.number("density") ?? 0.2) : nil
         var alpha = first.number("alpha")

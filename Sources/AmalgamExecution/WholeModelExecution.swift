@@ -1,6 +1,6 @@
 // Execution of whole-model methods (``WholeModelMergeMethod``): statistics passes through a
-// ModelScanner, then the merge of every tensor, `threads` tensors at a time with single-threaded
-// BLAS (so results are the same bits at any thread count), written in tensor order. Methods that
+// ModelScanner, then the merge of every tensor on the workers as they free up, with
+// single-threaded BLAS (so results are the same bits at any thread count), written in tensor order. Methods that
 // write one model per input get OUTPUT/<name>/ each; the recipe, model card and the method's
 // JSON report (`amalgam-report.json`) sit in OUTPUT. Everything is staged and moved into place
 // only when complete.
@@ -13,11 +13,6 @@ import AmalgamRecipe
 import Foundation
 
 extension StreamingExecutor {
-    func executeWholeModel(_ plan: MergePlan, method: any WholeModelMergeMethod.Type, output: String, options: MergeOptions,
-                           progress: (MergeProgress) -> Void) throws {
-        try runWholeModel(plan, method, output: output, options: options, progress: progress)
-    }
-
     /// The per-model output names: each input's last path component, repeated names suffixed.
     static func perModelNames(_ plan: MergePlan) -> [String] {
         guard let first = plan.tensors.first else { return [] }
@@ -63,8 +58,8 @@ extension StreamingExecutor {
         }
     }
 
-    private func runWholeModel<M: WholeModelMergeMethod>(_ plan: MergePlan, _ method: M.Type, output: String, options: MergeOptions,
-                                                         progress: (MergeProgress) -> Void) throws {
+    func executeWholeModel<M: WholeModelMergeMethod>(_ plan: MergePlan, method: M.Type, output: String, options: MergeOptions,
+                                                     progress: (MergeProgress) -> Void) throws {
         let savedBLASThreads = BLAS.threads
         BLAS.setThreads(1)
         defer { BLAS.setThreads(savedBLASThreads) }
@@ -90,9 +85,10 @@ extension StreamingExecutor {
             var done = 0
             // Tensors go to the workers as they free up; results are written in order.
             let tensors = plan.tensors
-            let outputCost = tensors.map { $0.shape.elementCount * 8 * (writers.count + $0.models.count + 2) }
+            // A tensor costs its inputs in flight, then its outputs until written.
+            let resultCost: @Sendable (Int) -> Int = { [writerCount = writers.count] in tensors[$0].shape.elementCount * 8 * writerCount }
             try Parallel.orderedStream(count: tensors.count, threads: scan.threads, lookahead: 2 * scan.threads, budget: ModelScanner.memoryBudget,
-                                       cost: { outputCost[$0] }, resultCost: { [writerCount = writers.count] in tensors[$0].shape.elementCount * 8 * writerCount }, produce: { index -> Result<[[Double]], MergeError> in
+                                       cost: { scan.cost(of: $0) + resultCost($0) }, resultCost: resultCost, produce: { index -> Result<[[Double]], MergeError> in
                 do throws(MergeError) {
                     return .success(try M.merge(scan.tensor(index, threads: scan.threadShare(of: index)), statistics: statistics))
                 } catch {

@@ -79,16 +79,9 @@ public enum DOGETA: WholeModelMergeMethod {
 
     public static func statistics(_ scan: ModelScanner) throws(MergeError) -> DOGETAStatistics {
         let layers = scan.model.layerCount
-        let keepAll = DOGETAStatistics(thresholds: [Double](repeating: 0, count: scan.model.modelCount), layers: layers)
-        let d = TaskVectors.elementCount(scan.model) { isMerged(name: $0, shape: $1, layers: layers) }
-        guard d > 0 else { return keepAll }
         let percent = try scan.tensor(0).context.number("k") ?? 30
-        let keep = Int((Double(d) * percent / 100).rounded(.down))
-        guard let rank = TaskVectors.thresholdRank(count: d, keep: keep) else { return keepAll }
-        let thresholds = try OrderStatistics.select(scan, ranks: [[Int]](repeating: [rank], count: scan.model.modelCount)) { (tensor: TensorSet) throws(MergeError) -> [[Double]] in
-            isMerged(name: tensor.name, shape: tensor.shape, layers: layers)
-                ? tensor.taskVectors.map { $0.map(abs) } : [[Double]](repeating: [], count: tensor.models.count)
-        }.map { $0[0] }
+        let thresholds = try TaskVectors.topMagnitudeThresholds(scan, keep: { d in Int((Double(d) * percent / 100).rounded(.down)) },
+                                                                include: { isMerged(name: $0, shape: $1, layers: layers) })
         return DOGETAStatistics(thresholds: thresholds, layers: layers)
     }
 

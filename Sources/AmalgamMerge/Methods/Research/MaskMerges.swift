@@ -75,15 +75,7 @@ struct GlobalTIES: Sendable {
     let fallbackSign: Double
 
     static func prepare(_ scan: ModelScanner, density: Double) throws(MergeError) -> GlobalTIES {
-        let d = TaskVectors.elementCount(scan.model)
-        let keep = Int((Double(d) * density).rounded(.down))
-        let tasks = scan.model.modelCount
-        var thresholds = [Double](repeating: 0, count: tasks)
-        if let rank = TaskVectors.thresholdRank(count: d, keep: keep) {
-            thresholds = try OrderStatistics.select(scan, ranks: [[Int]](repeating: [rank], count: tasks)) { (tensor: TensorSet) throws(MergeError) -> [[Double]] in
-                tensor.taskVectors.map { $0.map(abs) }
-            }.map { $0[0] }
-        }
+        let thresholds = try TaskVectors.topMagnitudeThresholds(scan) { d in Int((Double(d) * density).rounded(.down)) }
         let partial = GlobalTIES(thresholds: thresholds, fallbackSign: 0)
         let signSum = try scan.sum { (tensor: TensorSet) throws(MergeError) -> [Double] in
             let sums = TaskVectors.sum(partial.trimmed(tensor.taskVectors))

@@ -27,10 +27,19 @@ enum TaskVectors {
         model.tensors.reduce(0) { $0 + (include($1.name, $1.shape) ? $1.shape.elementCount : 0) }
     }
 
-    /// The 0-based rank of the threshold that keeps the top `keep` of `count` magnitudes
-    /// (`kthvalue(count − keep)`), or nil when everything is kept.
-    static func thresholdRank(count: Int, keep: Int) -> Int? {
-        keep >= count ? nil : count - keep - 1
+    /// Per task, the model-wide magnitude threshold that keeps the top `keep(d)` of its d entries
+    /// over the tensors `include` accepts: the (d − keep)-th smallest |τ_t| (torch's
+    /// `kthvalue(d − keep)`; every tie at it is kept by `|τ| ≥ threshold`). 0, which keeps
+    /// everything, when keep ≥ d.
+    static func topMagnitudeThresholds(_ scan: ModelScanner, keep: (Int) -> Int,
+                                       include: @escaping @Sendable (String, Shape) -> Bool = { _, _ in true }) throws(MergeError) -> [Double] {
+        let d = elementCount(scan.model, include: include)
+        let kept = keep(d)
+        let tasks = scan.model.modelCount
+        guard kept < d else { return [Double](repeating: 0, count: tasks) }
+        return try OrderStatistics.select(scan, ranks: [[Int]](repeating: [d - kept - 1], count: tasks)) { (tensor: TensorSet) throws(MergeError) -> [[Double]] in
+            include(tensor.name, tensor.shape) ? tensor.taskVectors.map { $0.map(abs) } : [[Double]](repeating: [], count: tensor.models.count)
+        }.map { $0[0] }
     }
 
     /// The first block index i in 0..<layers whose `.i.` appears in `name`, as LiNeS finds it.

@@ -14,9 +14,11 @@ public struct MergeOptions: Sendable {
     public var writeModelCard = true
     /// Allow inputs whose architectures differ.
     public var allowCrimes = false
-    /// Target elements per chunk for chunked methods (rounded to whole rows): 1 Mi by default,
-    /// 4 MiB of Float32 per input.
-    public var chunkElements = 1 << 20
+    /// Target elements per block for chunked methods (rounded to whole rows): 16 Ki by default,
+    /// 64 KiB of Float32 per input, so a kernel's inputs and work arrays stay in the core's cache.
+    public var chunkElements = 1 << 14
+    /// Target elements per work item handed to a thread (a whole number of blocks): 1 Mi.
+    public var workElements = 1 << 20
 
     public init() {}
 }

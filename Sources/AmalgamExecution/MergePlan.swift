@@ -47,14 +47,16 @@ public struct MergePlan: Sendable {
 
     /// Peak working memory of the executor in bytes (inputs are memory-mapped and not counted).
     ///
-    /// Chunked methods: per thread, two chunks in flight, each with every input, the method's
-    /// working copies and the output in Float32 (chunks of `chunkElements`). Whole-tensor
+    /// Chunked methods: per thread, one block's inputs, working copies and output in Float32
+    /// (blocks of `blockElements`) and a scan accumulator (up to 65,536 Float64 histogram bins per
+    /// model), plus up to three work items' encoded output per thread in flight (items of
+    /// `workElements`). Whole-tensor
     /// methods: the largest tensor's inputs and output in Float32 plus one Float64 working copy
     /// per model.
     /// Whole-model methods: per thread, the largest tensor's inputs in Float64 plus the method's
     /// work arrays (two more copies), the run-ahead results (at most 1 GiB), and the method's own
     /// additional memory (OPCM's running merge, WUDI's Gram matrices).
-    public func peakMemoryEstimate(threads: Int, chunkElements: Int = 1 << 20) -> Int {
+    public func peakMemoryEstimate(threads: Int, blockElements: Int = 1 << 14, workElements: Int = 1 << 20) -> Int {
         if let whole = method as? any WholeModelMergeMethod.Type {
             let description = ModelDescription(tensors: tensors.map { ($0.name, $0.shape) }, layerCount: outputLayers,
                                                modelCount: tensors.first?.models.count ?? 0)
@@ -67,8 +69,8 @@ public struct MergePlan: Sendable {
             let n = tensor.shape.elementCount
             let inputs = tensor.models.count + (tensor.base == nil ? 0 : 1)
             if chunked {
-                let chunk = min(n, chunkElements)
-                return 2 * max(threads, 1) * (2 * inputs + 4) * 4 * chunk
+                let block = min(n, blockElements), item = min(n, workElements), threads = max(threads, 1)
+                return threads * ((2 * inputs + 4) * 4 * block + 65_536 * 8 * tensor.models.count + 3 * item * tensor.dtype.byteWidth)
             }
             return (inputs + 1) * 4 * n + tensor.models.count * 8 * n + tensor.outputBytes
         }.max() ?? 0

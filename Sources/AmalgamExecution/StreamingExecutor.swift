@@ -87,48 +87,91 @@ public struct StreamingExecutor {
         try writer.write(tensor.name, try Tensor(float32: values, shape: tensor.shape, dtype: tensor.dtype, threads: options.threads))
     }
 
-    /// Elements per chunk: about `target`, a whole number of rows (DELLA works row by row).
-    public static func chunkSize(for shape: Shape, target: Int = 1 << 20) -> Int {
+    /// Elements per block: about `target`, a whole number of rows (DELLA works row by row).
+    public static func chunkSize(for shape: Shape, target: Int = 1 << 14) -> Int {
         let row = max(shape.rank >= 2 ? shape.dimensions.dropFirst().reduce(1, *) : shape.elementCount, 1)
         return max(row, target / row * row)
     }
 
-    /// Statistics passes and the merge, chunk by chunk, on all threads; output in order.
+    /// Statistics passes and the merge, block by block, on all threads; output in order.
+    ///
+    /// Blocks (`options.chunkElements`, whole rows) are what kernels see; they are grouped into
+    /// work items of about `options.workElements` for the threads. Both sizes depend only on the
+    /// tensor shape and the options, never on the thread count, so results do not either.
     private func mergeChunked(_ step: MergeStep, method: any ChunkedMergeMethod.Type, plan: MergePlan, writer: CheckpointWriter,
                               options: MergeOptions) throws {
         let n = step.shape.elementCount
         let size = Self.chunkSize(for: step.shape, target: options.chunkElements)
-        let base = try step.base.map { try plan.checkpoints[$0.checkpoint].tensor(named: $0.tensorName) }
-        let models = try step.models.map { try plan.checkpoints[$0.checkpoint].tensor(named: $0.tensorName) }
+        let blockCount = (n + size - 1) / size
+        let blocksPerItem = max(1, options.workElements / size)
+        let inputs = try (step.base.map { [$0] } ?? []) + step.models
+        let hasBase = step.base != nil
         let rounding = step.loadRounding
-        let load: @Sendable (Range<Int>) -> ChunkInputs = { range in
-            ChunkInputs(range: range, base: base.map { Self.decode($0, range, rounding) }, models: models.map { Self.decode($0, range, rounding) })
+        let tensors = try inputs.map { try plan.checkpoints[$0.checkpoint].tensor(named: $0.tensorName) }
+        // One work item: its element range and every input's stored bytes for it (memory-mapped:
+        // multi-pass methods read each page several times, and the map pays its faults once).
+        let read: @Sendable (Range<Int>) -> (first: Int, bytes: [ByteRegion]) = { blocks in
+            let elements = (blocks.lowerBound * size)..<min(blocks.upperBound * size, n)
+            return (elements.lowerBound, tensors.map { tensor in
+                tensor.bytes.slice(offset: elements.lowerBound * tensor.dtype.byteWidth, length: elements.count * tensor.dtype.byteWidth)
+            })
+        }
+        let load: @Sendable ((first: Int, bytes: [ByteRegion]), Int) -> ChunkInputs = { item, block in
+            let range = (block * size)..<min((block + 1) * size, n)
+            let local = (range.lowerBound - item.first)..<(range.upperBound - item.first)
+            let values = item.bytes.indices.map { k in Self.decode(item.bytes[k], tensors[k].dtype, local, rounding) }
+            return ChunkInputs(range: range, base: hasBase ? values[0] : nil, models: Array(values.dropFirst(hasBase ? 1 : 0)))
         }
         let threads = options.threads
-        let scanner = TensorScanner { body in
-            Parallel.mapChunks(count: n, chunkSize: size, threads: threads) { range in body(load(range)) }
-        }
-        let kernel = try method.prepare(scan: scanner, count: n, shape: step.shape, hasBase: base != nil,
+        let scanner = TensorScanner(sum: { width, body in
+            let parts = Parallel.mapChunks(count: blockCount, chunkSize: blocksPerItem, threads: threads) { blocks in
+                let item = read(blocks)
+                var accumulator = [Double](repeating: 0, count: width)
+                for block in blocks { body(load(item, block), &accumulator) }
+                return accumulator
+            }
+            guard var total = parts.first else { return [Double](repeating: 0, count: width) }
+            for part in parts.dropFirst() { for k in total.indices { total[k] += part[k] } }
+            return total
+        }, map: { body in
+            Parallel.mapChunks(count: blockCount, chunkSize: blocksPerItem, threads: threads) { blocks in
+                let item = read(blocks)
+                return blocks.map { body(load(item, $0)) }
+            }.flatMap { $0 }
+        })
+        let kernel = try method.prepare(scan: scanner, count: n, shape: step.shape, hasBase: hasBase,
                                         context: context(step, options: options))
         let format = step.dtype.format
-        // Merge a window of chunks at a time (two per thread), then emit them in order.
-        let window = size * max(2 * threads, 1)
+        let itemCount = (blockCount + blocksPerItem - 1) / blocksPerItem
+        // Work items merge on the worker threads while this thread writes finished ones in order.
         try writer.writePieces(step.name, dtype: step.dtype, shape: step.shape) { emit in
-            for start in stride(from: 0, to: n, by: window) {
-                let end = min(start + window, n)
-                let pieces = Parallel.mapChunks(count: end - start, chunkSize: size, threads: threads) { local in
-                    let range = (start + local.lowerBound)..<(start + local.upperBound)
-                    return Convert.encode(kernel.merge(load(range)), as: format).region
-                }
-                for piece in pieces { try emit(piece) }
+            try Parallel.orderedStream(count: itemCount, threads: threads, lookahead: 2 * threads) { index in
+                let blocks = (index * blocksPerItem)..<min((index + 1) * blocksPerItem, blockCount)
+                let item = read(blocks)
+                let end = min(blocks.upperBound * size, n)
+                let pieces = blocks.map { ($0 * size - item.first)..<(min(($0 + 1) * size, n) - item.first) }
+                return Convert.encode(count: end - item.first, as: format, pieces: pieces) { k in
+                    kernel.merge(load(item, blocks.lowerBound + k))
+                }.region
+            } consume: { _, piece in
+                try emit(piece)
             }
         }
     }
 
+    /// Elements `range` of stored bytes as Float32, rounded through `rounding` when narrower.
+    static func decode(_ bytes: ByteRegion, _ dtype: DType, _ range: Range<Int>, _ rounding: DType?) -> [Float] {
+        let values = Convert.decode(bytes, as: dtype.format, elements: range)
+        guard let rounding, dtype != rounding, dtype.byteWidth >= rounding.byteWidth else { return values }
+        return Convert.decode(Convert.encode(values, as: rounding.format).region, as: rounding.format)
+    }
+
     /// Elements `range` of `tensor` as Float32, rounded through `rounding` when narrower.
     static func decode(_ tensor: Tensor, _ range: Range<Int>, _ rounding: DType?, threads: Int = 1) -> [Float] {
-        var values = [Float](repeating: 0, count: range.count)
-        Convert.decode(tensor.bytes, as: tensor.dtype.format, elements: range, into: &values, threads: threads)
+        let values = [Float](unsafeUninitializedCapacity: range.count) { buffer, initialized in
+            Convert.decode(tensor.bytes, as: tensor.dtype.format, elements: range, into: buffer, threads: threads)
+            initialized = range.count
+        }
         guard let rounding, tensor.dtype != rounding, tensor.dtype.byteWidth >= rounding.byteWidth else { return values }
         return Convert.decode(Convert.encode(values, as: rounding.format, threads: threads).region, as: rounding.format, threads: threads)
     }

@@ -1,16 +1,18 @@
 // The chunked form of a merge method, for tensors of any size in bounded memory.
 //
 // A method that is elementwise once a few per-tensor statistics are known (norms, dot products,
-// magnitude thresholds) conforms to ChunkedMergeMethod. The executor then:
-//   1. calls prepare(scan:context:), which may run streaming passes over the tensor through
-//      `scan` (each pass sees every chunk, in parallel, and gets the chunk results back in chunk
-//      order, so reductions are deterministic), and returns a kernel;
-//   2. runs the kernel on every chunk, in parallel, writing output chunks in order.
-// Memory is a few chunks per thread, whatever the tensor size.
+// magnitude thresholds) conforms to ChunkedMergeMethod. The executor cuts each tensor into
+// blocks of whole rows (16 Ki elements by default, so a kernel's inputs and work arrays stay in
+// the core's cache) and then:
+//   1. calls prepare(scan:context:), which may run streaming passes over the blocks through
+//      `scan` (in parallel; sums add up in a fixed order and per-block results come back in
+//      block order, so everything is deterministic), and returns a kernel;
+//   2. runs the kernel on every block, in parallel, writing the output in order.
+// Memory is a few blocks per thread, whatever the tensor size.
 
 import AmalgamCore
 
-/// One chunk of a tensor's inputs, widened to Float32.
+/// One block of a tensor's inputs, widened to Float32.
 public struct ChunkInputs: Sendable {
     /// The elements covered: `[range.lowerBound, range.upperBound)` of the flattened tensor.
     public let range: Range<Int>
@@ -24,33 +26,49 @@ public struct ChunkInputs: Sendable {
     }
 }
 
-/// Runs a streaming pass over every chunk of the tensor being merged.
+/// Runs streaming passes over the blocks of the tensor being merged.
+///
+/// A block is the unit a kernel sees (a few thousand elements, whole rows, so every input stays
+/// in cache). The executor cuts the tensor into the same blocks for every pass and for the merge,
+/// so per-block results (``map(_:)``) can be looked up by block start in the kernel.
 public struct TensorScanner: Sendable {
-    private let pass: @Sendable (@escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]
+    /// Adds one block's contribution into the accumulator.
+    public typealias Accumulate = @Sendable (_ block: ChunkInputs, _ accumulator: inout [Double]) -> Void
 
-    /// - Parameter pass: runs the body on every chunk (in parallel) and returns results in chunk order.
-    public init(_ pass: @escaping @Sendable (@escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]) {
-        self.pass = pass
+    private let accumulatePass: @Sendable (_ width: Int, _ body: @escaping Accumulate) -> [Double]
+    private let mapPass: @Sendable (_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]
+
+    /// - Parameters:
+    ///   - sum: runs the body over every block (in parallel) into accumulators of `width`
+    ///     zeros and adds them up in a fixed order (deterministic at any thread count).
+    ///   - map: runs the body on every block (in parallel) and returns the results in block order.
+    public init(sum: @escaping @Sendable (_ width: Int, _ body: @escaping Accumulate) -> [Double],
+                map: @escaping @Sendable (_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]) {
+        accumulatePass = sum
+        mapPass = map
     }
 
-    /// A scanner over one chunk holding the whole tensor (the whole-tensor forms of chunked code).
-    public static func single(_ chunk: ChunkInputs) -> TensorScanner {
-        TensorScanner { body in [body(chunk)] }
+    /// A sequential scanner over the given blocks, in order (tests and whole-tensor forms).
+    public init(blocks: [ChunkInputs]) {
+        self.init(sum: { width, body in
+            var accumulator = [Double](repeating: 0, count: width)
+            for block in blocks { body(block, &accumulator) }
+            return accumulator
+        }, map: { body in blocks.map(body) })
     }
 
-    /// Per-chunk results, in chunk order.
-    public func map(_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]] { pass(body) }
+    /// A scanner over one block holding the whole tensor (the whole-tensor forms of chunked code).
+    public static func single(_ chunk: ChunkInputs) -> TensorScanner { TensorScanner(blocks: [chunk]) }
 
-    /// Element-wise sums of the per-chunk result vectors, added in chunk order (deterministic).
-    public func sum(_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [Double] {
-        let parts = map(body)
-        guard var total = parts.first else { return [] }
-        for part in parts.dropFirst() { for k in total.indices { total[k] += part[k] } }
-        return total
-    }
+    /// Per-block results, in block order.
+    public func map(_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]] { mapPass(body) }
+
+    /// Element-wise sums over all blocks: `body` adds each block's part into an accumulator of
+    /// `width` entries (in place: a histogram costs nothing per block).
+    public func sum(width: Int, _ body: @escaping Accumulate) -> [Double] { accumulatePass(width, body) }
 }
 
-/// The elementwise part of a merge: output values of one chunk.
+/// The elementwise part of a merge: output values of one block.
 public protocol ChunkKernel: Sendable {
     func merge(_ chunk: ChunkInputs) -> [Float]
 }

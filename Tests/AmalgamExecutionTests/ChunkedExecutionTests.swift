@@ -46,6 +46,7 @@ struct ChunkedExecutionTests {
             options.threads = threads
             options.seed = 5
             options.chunkElements = 4096
+            options.workElements = 8192   // two blocks per work item, three items
             let plan = try Planner().plan(recipe, output: folder.child("out\(threads)"), options: options)
             try StreamingExecutor().execute(plan, output: folder.child("out\(threads)"), options: options)
             outputs.append(try Checkpoint(opening: folder.child("out\(threads)")).tensor(named: "w").float32Values())

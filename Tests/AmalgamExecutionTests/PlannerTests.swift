@@ -90,8 +90,11 @@ struct PlannerTests {
         #expect(layer1.perModel[1]["weight"] == .number(0.25), "falls through to the recipe level")
         let embed = plan.tensors[0]
         #expect(embed.global["lambda"] == .number(0) && embed.perModel[0]["weight"] == .number(1), "pre-layer tensors take t = 0")
-        // Chunked method, largest tensor 64 × 32 = 2,048 elements, three inputs: 2 · 1 · (2·3 + 4) · 4 · 2,048.
-        #expect(plan.peakMemoryEstimate(threads: 1) == 2 * 10 * 4 * 2048)
+        // Chunked method, largest tensor 64 × 32 = 2,048 elements (one block, one item), three inputs, two models:
+        // (2·3 + 4) Float32 block arrays, 2 · 65,536 histogram bins, 3 encoded items.
+        let width = plan.tensors.map(\.dtype.byteWidth).max() ?? 0
+        #expect(plan.peakMemoryEstimate(threads: 1) == 10 * 4 * 2048 + 65_536 * 8 * 2 + 3 * 2048 * width)
+        #expect(plan.peakMemoryEstimate(threads: 2) == 2 * plan.peakMemoryEstimate(threads: 1))
     }
 }
 

@@ -156,7 +156,7 @@ struct MethodTests {
         Sparsification.magnitude.apply(to: &whole, density: 0.37, gamma: 0, epsilon: 0, rescale: false, rowLength: n, random: SeededRandom(seed: 0, stream: ""))
         for size in [97, 999, 4096] {
             let chunks = stride(from: 0, to: n, by: size).map { ChunkInputs(range: $0..<min($0 + size, n), base: nil, models: [Array(values[$0..<min($0 + size, n)])]) }
-            let scanner = TensorScanner { body in chunks.map(body) }
+            let scanner = TensorScanner(blocks: chunks)
             let plan = Sparsification.magnitude.plan(count: n, density: 0.37, gamma: 0, epsilon: 0, rowLength: n, random: SeededRandom(seed: 0, stream: ""),
                                                      scan: scanner, magnitude: { $0.models[0].map { abs($0) } })
             var chunked: [Float] = []

@@ -22,6 +22,14 @@ public enum Convert {
         }
     }
 
+    /// Decodes elements `elements` of `bytes` (in `format`) to a new Float32 array, on the calling thread.
+    public static func decode(_ bytes: ByteRegion, as format: ScalarFormat, elements: Range<Int>) -> [Float] {
+        [Float](unsafeUninitializedCapacity: elements.count) { buffer, initialized in
+            decode(bytes, as: format, elements: elements, into: buffer)
+            initialized = elements.count
+        }
+    }
+
     /// Decodes elements `elements` of `bytes` into the first `elements.count` slots of `output`.
     public static func decode(_ bytes: ByteRegion, as format: ScalarFormat, elements: Range<Int>, into output: inout [Float], threads: Int = 1) {
         output.withUnsafeMutableBufferPointer { decode(bytes, as: format, elements: elements, into: $0, threads: threads) }
@@ -78,6 +86,29 @@ public enum Convert {
             Parallel.forEachChunk(count: values.count, chunkSize: chunkElements, threads: threads) { _, range in
                 encodeRun(format, source.base + range.lowerBound, out.base + range.lowerBound * width, range.count)
             }
+        }
+    }
+
+    /// Encodes `count` elements in `format` piece by piece, on the calling thread: `values(k)`
+    /// gives the Float32 values of `pieces[k]` (consecutive ranges covering `0..<count`), and each
+    /// is encoded into its place. Only one piece's Float32 values exist at a time.
+    public static func encode(count: Int, as format: ScalarFormat, pieces: [Range<Int>], _ values: (Int) -> [Float]) -> OwnedBytes {
+        precondition(format.isEncodable, "encode: \(format) cannot be written from Float32")
+        let width = format.byteWidth
+        return OwnedBytes.make(count: count * width) { destination in
+            var covered = 0
+            for (k, piece) in pieces.enumerated() {
+                precondition(piece.lowerBound == covered && piece.upperBound <= count, "encode: piece \(piece) does not follow \(covered) of \(count) elements")
+                let part = values(k)
+                precondition(part.count == piece.count, "encode: piece \(piece) produced \(part.count) values")
+                part.withUnsafeBufferPointer { input in
+                    // SAFETY: the piece lies inside the destination (checked above) and holds part.count values.
+                    guard let source = input.baseAddress, let base = destination.baseAddress else { return }
+                    encodeRun(format, source, base + piece.lowerBound * width, part.count)
+                }
+                covered += piece.count
+            }
+            precondition(covered == count, "encode: pieces cover \(covered) of \(count) elements")
         }
     }
 

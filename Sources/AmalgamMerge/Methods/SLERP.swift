@@ -36,8 +36,8 @@ public enum SLERP: ChunkedMergeMethod {
         }
         let t = context.number("t") ?? 0
         // One pass: |v0|², |v1|², <v0, v1> in Float64.
-        let sums = scan.sum { chunk in
-            guard let v0 = chunk.base else { return [0, 0, 0] }
+        let sums = scan.sum(width: 3) { chunk, sums in
+            guard let v0 = chunk.base else { return }
             let v1 = chunk.models[0]
             var n0 = 0.0, n1 = 0.0, dot = 0.0
             for j in v0.indices {
@@ -46,7 +46,9 @@ public enum SLERP: ChunkedMergeMethod {
                 n1 += b * b
                 dot += a * b
             }
-            return [n0, n1, dot]
+            sums[0] += n0
+            sums[1] += n1
+            sums[2] += dot
         }
         let n0 = sums[0].squareRoot(), n1 = sums[1].squareRoot()
         let d = sums[2] / ((n0 > 1e-8 ? n0 : 1) * (n1 > 1e-8 ? n1 : 1))

@@ -60,15 +60,13 @@ enum GeneralizedTaskArithmetic {
         let rescale = context.flag("rescale") ?? configuration.defaultRescale
         if rescale && configuration.sparsification != .none {
             let frozen = plans
-            let sums = scan.sum { chunk in
-                var out = [Double](repeating: 0, count: 2 * frozen.count)
+            let sums = scan.sum(width: 2 * frozen.count) { chunk, out in
                 for (i, plan) in frozen.enumerated() {
                     let size = magnitudes(chunk, model: i)
                     let (total, kept) = MergeKernels.maskedL1(size, keep: plan.keep(magnitudes: size, start: chunk.range.lowerBound))
                     out[2 * i] += total
                     out[2 * i + 1] += kept
                 }
-                return out
             }
             for i in 0..<models where sums[2 * i] >= 1e-7 && sums[2 * i + 1] >= 1e-7 { factors[i] = sums[2 * i] / sums[2 * i + 1] }
         }

@@ -5,7 +5,7 @@
 // histograms the top 16 bits of every |δ|'s pattern; the bin holding the element of rank r
 // (ascending) is found by a running count. Pass 2 histograms the low 16 bits of the elements in
 // that bin, which pins the exact value. Ties at the threshold are broken by index (lower index
-// ranks lower), which a third pass turns into per-chunk offsets when ties straddle the cut.
+// ranks lower), which a third pass turns into per-block offsets when ties straddle the cut.
 
 import AmalgamCore
 import AmalgamKernels
@@ -36,10 +36,8 @@ enum MagnitudeSelection {
         guard !queries.isEmpty else { return [] }
         let sources = (queries.map(\.source).max() ?? 0) + 1
         // Pass 1: top 16 bits of every source's magnitudes (32,768 bins per source).
-        let high = scan.sum { chunk in
-            var bins = [Double](repeating: 0, count: 32_768 * sources)
+        let high = scan.sum(width: 32_768 * sources) { chunk, bins in
             for (s, values) in magnitudes(chunk).enumerated() { MergeKernels.histogramHigh16(values, into: &bins, offset: s * 32_768) }
-            return bins
         }
         var topBins: [UInt32] = [], belowBins: [Int] = []
         for query in queries {
@@ -57,11 +55,9 @@ enum MagnitudeSelection {
         }
         // Pass 2: low 16 bits inside each query's bin (65,536 bins per query).
         let bins = topBins, sourceOf = queries.map(\.source)
-        let low = scan.sum { chunk in
+        let low = scan.sum(width: 65_536 * bins.count) { chunk, out in
             let values = magnitudes(chunk)
-            var out = [Double](repeating: 0, count: 65_536 * bins.count)
             for (q, bin) in bins.enumerated() { MergeKernels.histogramLow16(values[sourceOf[q]], top: bin, into: &out, offset: q * 65_536) }
-            return out
         }
         var thresholds: [RankThreshold] = []
         for (q, query) in queries.enumerated() {

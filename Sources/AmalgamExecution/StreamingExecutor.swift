@@ -133,10 +133,10 @@ public struct StreamingExecutor {
             guard var total = parts.first else { return [Double](repeating: 0, count: width) }
             for part in parts.dropFirst() { for k in total.indices { total[k] += part[k] } }
             return total
-        }, map: { body in
+        }, map: { stride, body in
             Parallel.mapChunks(count: blockCount, chunkSize: blocksPerItem, threads: threads) { blocks in
                 let item = read(blocks)
-                return blocks.map { body(load(item, $0)) }
+                return blocks.filter { $0 % stride == 0 }.map { body(load(item, $0)) }
             }.flatMap { $0 }
         })
         let kernel = try method.prepare(scan: scanner, count: n, shape: step.shape, hasBase: hasBase,

@@ -36,14 +36,15 @@ public struct TensorScanner: Sendable {
     public typealias Accumulate = @Sendable (_ block: ChunkInputs, _ accumulator: inout [Double]) -> Void
 
     private let accumulatePass: @Sendable (_ width: Int, _ body: @escaping Accumulate) -> [Double]
-    private let mapPass: @Sendable (_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]
+    private let mapPass: @Sendable (_ stride: Int, _ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]
 
     /// - Parameters:
     ///   - sum: runs the body over every block (in parallel) into accumulators of `width`
     ///     zeros and adds them up in a fixed order (deterministic at any thread count).
-    ///   - map: runs the body on every block (in parallel) and returns the results in block order.
+    ///   - map: runs the body on blocks 0, stride, 2·stride, … (in parallel) and returns the
+    ///     results in block order.
     public init(sum: @escaping @Sendable (_ width: Int, _ body: @escaping Accumulate) -> [Double],
-                map: @escaping @Sendable (_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]) {
+                map: @escaping @Sendable (_ stride: Int, _ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]) {
         accumulatePass = sum
         mapPass = map
     }
@@ -54,14 +55,20 @@ public struct TensorScanner: Sendable {
             var accumulator = [Double](repeating: 0, count: width)
             for block in blocks { body(block, &accumulator) }
             return accumulator
-        }, map: { body in blocks.map(body) })
+        }, map: { stride, body in Swift.stride(from: 0, to: blocks.count, by: stride).map { body(blocks[$0]) } })
     }
 
     /// A scanner over one block holding the whole tensor (the whole-tensor forms of chunked code).
     public static func single(_ chunk: ChunkInputs) -> TensorScanner { TensorScanner(blocks: [chunk]) }
 
     /// Per-block results, in block order.
-    public func map(_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]] { mapPass(body) }
+    public func map(_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]] { mapPass(1, body) }
+
+    /// Per-block results of every `stride`-th block (blocks 0, stride, 2·stride, …), in block
+    /// order: a cheap sample of the tensor.
+    public func sample(every stride: Int, _ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]] {
+        mapPass(max(stride, 1), body)
+    }
 
     /// Element-wise sums over all blocks: `body` adds each block's part into an accumulator of
     /// `width` entries (in place: a histogram costs nothing per block).

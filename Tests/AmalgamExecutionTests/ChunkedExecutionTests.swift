@@ -22,10 +22,13 @@ struct ChunkedExecutionTests {
     }
 
     @Test("Tensors spanning several chunks merge exactly as the whole-tensor path does, at 1 and 2 threads",
-          arguments: ["ties", "dare_ties", "breadcrumbs_ties", "della", "task_arithmetic", "slerp", "linear"])
-    func chunkedEqualsWhole(method: String) throws {
+          arguments: ["ties", "dare_ties", "breadcrumbs_ties", "della", "task_arithmetic", "slerp", "linear", "ties large", "breadcrumbs large"])
+    func chunkedEqualsWhole(argument: String) throws {
         let folder = TemporaryDirectory()
-        let rows = 23   // 23,552 elements in chunks of 4 rows: six chunks
+        // 23,552 elements in blocks of 4 rows: six blocks. "large": 1,105,920 elements, enough for
+        // the sampled-bracket rank selection (its ties are heavy: 129 levels).
+        let method = String(argument.split(separator: " ")[0]), large = argument.hasSuffix("large")
+        let rows = large ? 1080 : 23
         let base = try Self.writeModel(folder.child("base"), rows: rows, seed: 1)
         let a = try Self.writeModel(folder.child("a"), rows: rows, seed: 2)
         let b = try Self.writeModel(folder.child("b"), rows: rows, seed: 3)
@@ -45,8 +48,8 @@ struct ChunkedExecutionTests {
             var options = MergeOptions()
             options.threads = threads
             options.seed = 5
-            options.chunkElements = 4096
-            options.workElements = 8192   // two blocks per work item, three items
+            options.chunkElements = large ? 16_384 : 4096
+            options.workElements = large ? 1 << 18 : 8192   // two blocks per work item, three items (small case)
             let plan = try Planner().plan(recipe, output: folder.child("out\(threads)"), options: options)
             try StreamingExecutor().execute(plan, output: folder.child("out\(threads)"), options: options)
             outputs.append(try Checkpoint(opening: folder.child("out\(threads)")).tensor(named: "w").float32Values())
@@ -64,7 +67,7 @@ struct ChunkedExecutionTests {
         } else {
             #expect(whole == outputs[0])
         }
-        #expect(StreamingExecutor.chunkSize(for: step.shape, target: 4096) == 4096)
+        #expect(StreamingExecutor.chunkSize(for: [23, 1024], target: 4096) == 4096)
         #expect(StreamingExecutor.chunkSize(for: [3, 5000], target: 4096) == 5000, "at least one whole row")
     }
 }

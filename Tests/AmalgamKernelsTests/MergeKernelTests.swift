@@ -42,12 +42,34 @@ struct MergeKernelTests {
 
     @Test("windowMask equals the reference, ties at either or both bounds", arguments: [0, 1, 7, 67, 4097])
     func window(n: Int) {
-        let magnitudes = Self.values(n, seed: 8, levels: 9).map { abs($0) }   // values 0, 1/8 … 4/8: heavy ties
-        for low in [nil, (value: Float(0.125), dropFirst: 0), (value: Float(0.25), dropFirst: 3)] as [(value: Float, dropFirst: Int)?] {
-            for high in [nil, (value: Float(0.375), keepFirst: 2), (value: Float(0.25), keepFirst: 5)] as [(value: Float, keepFirst: Int)?] {
-                #expect(MergeKernels.windowMask(magnitudes, low: low, high: high) == referenceWindowMask(magnitudes, low: low, high: high))
+        var magnitudes = Self.values(n, seed: 8, levels: 9).map { abs($0) }   // values 0, 1/8 … 4/8: heavy ties
+        if n > 7 {
+            magnitudes[5] = .infinity
+            magnitudes[6] = .nan
+        }
+        // Ties on a bound all dropped, all kept, or split by index (the fast paths and the slow one).
+        let lows: [(value: Float, dropFirst: Int)?] = [nil, (0.125, 0), (0.25, 3), (0.25, 1_000_000), (0, 1)]
+        let highs: [(value: Float, keepFirst: Int)?] = [nil, (0.375, 2), (0.25, 5), (0.375, 0), (0.375, 1_000_000), (.infinity, 0)]
+        for low in lows {
+            for high in highs {
+                #expect(MergeKernels.windowMask(magnitudes, low: low, high: high) == referenceWindowMask(magnitudes, low: low, high: high),
+                        "low \(String(describing: low)), high \(String(describing: high))")
             }
         }
+    }
+
+    @Test("bracketCounts and selectRank agree with sorting", arguments: [1, 7, 4097])
+    func bracketAndSelect(n: Int) {
+        let magnitudes = Self.values(n, seed: 10, levels: 17).map { abs($0) } + [0, 1e-30, 3.5]
+        let sorted = magnitudes.sorted()
+        for rank in Set([0, magnitudes.count / 3, magnitudes.count - 1]) {
+            #expect(MergeKernels.selectRank(magnitudes, rank: rank) == sorted[rank])
+        }
+        var between: [Double] = [1]
+        let counts = MergeKernels.bracketCounts(magnitudes, low: 0.125, high: 0.5, between: &between)
+        #expect(counts.below == magnitudes.filter { $0 < 0.125 }.count)
+        #expect(counts.equalLow == magnitudes.filter { $0 == 0.125 }.count && counts.equalHigh == magnitudes.filter { $0 == 0.5 }.count)
+        #expect(between == [1] + magnitudes.filter { $0 > 0.125 && $0 < 0.5 }.map(Double.init), "appended in index order")
     }
 
     @Test("The 16-bit histograms count every value once")

@@ -147,6 +147,37 @@ struct MethodTests {
         }
     }
 
+    @Test("The sampled bracket gives the histogram passes' answer, ties and tie prefixes included, or none when it misses")
+    func bracketedSelection() {
+        var generator = SeededGenerator(seed: 33)
+        let n = 300_000, size = 1_000
+        // Source 0: heavy ties (41 levels). Source 1: continuous. Source 2: the sampled blocks
+        // (every 16th) hold only zeros, so the sample lies about the rest: the bracket must miss.
+        let tied = (0..<n).map { _ in Float(Int.random(in: 0...40, using: &generator)) * 0.25 }
+        let smooth = (0..<n).map { _ in Float.random(in: 0..<1, using: &generator) }
+        let skewed = (0..<n).map { j in (j / size) % MagnitudeSelection.sampleStride == 0 ? 0 : Float(j % 97) + 1 }
+        let blocks = stride(from: 0, to: n, by: size).map { start in
+            ChunkInputs(range: start..<(start + size), base: nil,
+                        models: [Array(tied[start..<(start + size)]), Array(smooth[start..<(start + size)]), Array(skewed[start..<(start + size)])])
+        }
+        let scanner = TensorScanner(blocks: blocks)
+        let queries = [0, 1].flatMap { source in [0, 1, n / 3, n / 2, n - 1].map { MagnitudeSelection.Query(source: source, rank: $0) } }
+        let fast = MagnitudeSelection.bracketed(queries, count: n, scan: scanner, magnitudes: { Array($0.models.prefix(2)) })
+        let slow = MagnitudeSelection.histogramThresholds(queries, scan: scanner, magnitudes: { Array($0.models.prefix(2)) })
+        #expect(fast.filter { $0 != nil }.count >= 6, "most brackets hit")
+        for (q, answer) in fast.enumerated() {
+            guard let answer else { continue }
+            #expect(answer.0.value == slow[q].0.value && answer.0.below == slow[q].0.below && answer.0.equal == slow[q].0.equal,
+                    "query \(q)")
+            #expect(answer.1 == slow[q].1, "tie prefixes of query \(q)")
+        }
+        let miss = MagnitudeSelection.bracketed([.init(source: 2, rank: n / 2)], count: n, scan: scanner, magnitudes: { $0.models })
+        #expect(miss[0] == nil, "a sample of zeros cannot bracket the median")
+        let answered = MagnitudeSelection.thresholds([.init(source: 2, rank: n / 2)], count: n, scan: scanner, magnitudes: { $0.models })
+        let sorted = skewed.sorted()
+        #expect(answered[0].0.value == sorted[n / 2], "the histogram passes answer after a miss")
+    }
+
     @Test("Chunked trimming equals whole-tensor trimming whatever the chunking (ties straddling chunks)")
     func chunkedTrimming() {
         var generator = SeededGenerator(seed: 21)

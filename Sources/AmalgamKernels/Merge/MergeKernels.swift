@@ -127,36 +127,122 @@ public enum MergeKernels {
         let lowValue = low?.value ?? -.infinity, highValue = high?.value ?? .infinity
         let dropFirst = low?.dropFirst ?? 0, keepFirst = high?.keepFirst ?? 0
         let hasLow = low != nil, hasHigh = high != nil
-        var lowSeen = 0, highSeen = 0
         return [Bool](unsafeUninitializedCapacity: n) { out, initialized in
             magnitudes.withUnsafeBufferPointer { ms in
-                // SAFETY: out has capacity n; ms holds n elements.
-                guard let o = out.baseAddress, let m = ms.baseAddress else { return }
-                // Pass 1, branch-free: strictly inside the bounds.
-                var ties = false
-                for j in 0..<n {
-                    let v = m[j]
-                    o[j] = min(v - lowValue, highValue - v) > 0
-                    ties = ties || v == lowValue || v == highValue
+                // SAFETY: out has capacity n; ms holds n elements. Flags are written as their
+                // bytes (0 or 1), which is how Bool is stored.
+                guard let m = ms.baseAddress, let o = out.baseAddress else { return }
+                let flags = UnsafeMutableRawPointer(o)
+                // Pass 1 (vectorizes): strictly inside the bounds, and how many sit on each bound.
+                // A missing bound is NaN, which compares false with everything: nothing lies on
+                // or beyond it. NaN magnitudes are kept, as the reference keeps them.
+                let lowBound: Float = hasLow ? lowValue : .nan, highBound: Float = hasHigh ? highValue : .nan
+                let lo = SIMD8<Float>(repeating: lowBound), hi = SIMD8<Float>(repeating: highBound)
+                let zero = SIMD8<Int32>(repeating: 0)
+                var lowCounts = zero, highCounts = zero
+                let whole = n / 8 * 8
+                for j in stride(from: 0, to: whole, by: 8) {
+                    let v = UnsafeRawPointer(m + j).loadUnaligned(as: SIMD8<Float>.self)
+                    let outside = (v .<= lo) .| (v .>= hi)
+                    let bytes = SIMD8<UInt8>(truncatingIfNeeded: SIMD8<Int32>(repeating: 1).replacing(with: 0, where: outside))
+                    flags.storeBytes(of: bytes, toByteOffset: j, as: SIMD8<UInt8>.self)
+                    lowCounts &+= zero.replacing(with: 1, where: v .== lo)
+                    highCounts &+= zero.replacing(with: 1, where: v .== hi)
                 }
-                guard ties else { return }
-                // Pass 2: elements on a bound, in index order.
-                for j in 0..<n where m[j] == lowValue || m[j] == highValue {
+                var lowTies = Int(lowCounts.wrappedSum()), highTies = Int(highCounts.wrappedSum())
+                for j in whole..<n {
                     let v = m[j]
-                    var keep = true
-                    if hasLow && v == lowValue {
-                        keep = keep && lowSeen >= dropFirst
-                        lowSeen += 1
+                    flags.storeBytes(of: v <= lowBound || v >= highBound ? 0 : 1, toByteOffset: j, as: UInt8.self)
+                    lowTies += v == lowBound ? 1 : 0
+                    highTies += v == highBound ? 1 : 0
+                }
+                // Elements on a bound: all dropped, all kept, or (rarely) split by index.
+                let lowAll = hasLow && lowTies > 0 && dropFirst == 0
+                let lowSplit = hasLow && lowTies > 0 && dropFirst > 0 && dropFirst < lowTies
+                let highAll = hasHigh && highTies > 0 && keepFirst >= highTies
+                let highSplit = hasHigh && highTies > 0 && keepFirst > 0 && keepFirst < highTies
+                if (hasLow && hasHigh && lowValue == highValue && lowTies > 0) || lowSplit || highSplit {
+                    var lowSeen = 0, highSeen = 0
+                    for j in 0..<n where m[j] == lowValue || m[j] == highValue {
+                        let v = m[j]
+                        var keep = true
+                        if hasLow && v == lowValue {
+                            keep = keep && lowSeen >= dropFirst
+                            lowSeen += 1
+                        }
+                        if hasHigh && v == highValue {
+                            keep = keep && highSeen < keepFirst
+                            highSeen += 1
+                        }
+                        flags.storeBytes(of: keep ? 1 : 0, toByteOffset: j, as: UInt8.self)
                     }
-                    if hasHigh && v == highValue {
-                        keep = keep && highSeen < keepFirst
-                        highSeen += 1
-                    }
-                    o[j] = keep
+                    return
+                }
+                if lowAll {
+                    for j in 0..<n where m[j] == lowValue { flags.storeBytes(of: 1, toByteOffset: j, as: UInt8.self) }
+                }
+                if highAll {
+                    for j in 0..<n where m[j] == highValue { flags.storeBytes(of: 1, toByteOffset: j, as: UInt8.self) }
                 }
             }
             initialized = n
         }
+    }
+
+    /// Counts of `values` below `low`, equal to `low` and equal to `high`, and the values strictly
+    /// between the two appended to `between` (in index order). For the bracketed rank selection.
+    public static func bracketCounts(_ values: [Float], low: Float, high: Float, between: inout [Double]) -> (below: Int, equalLow: Int, equalHigh: Int) {
+        var below = 0, equalLow = 0, equalHigh = 0
+        values.withUnsafeBufferPointer { vs in
+            // SAFETY: reads stay inside vs (whole groups of 8, then the tail).
+            guard let v = vs.baseAddress else { return }
+            let lo = SIMD8<Float>(repeating: low), hi = SIMD8<Float>(repeating: high), zero = SIMD8<Int32>(repeating: 0)
+            var b = zero, l = zero, h = zero
+            let whole = vs.count / 8 * 8
+            for j in stride(from: 0, to: whole, by: 8) {
+                let x = UnsafeRawPointer(v + j).loadUnaligned(as: SIMD8<Float>.self)
+                b &+= zero.replacing(with: 1, where: x .< lo)
+                l &+= zero.replacing(with: 1, where: x .== lo)
+                h &+= zero.replacing(with: 1, where: x .== hi)
+                // Values strictly inside are rare: test the group, then its lanes.
+                if any((x .> lo) .& (x .< hi)) {
+                    for lane in 0..<8 where x[lane] > low && x[lane] < high { between.append(Double(x[lane])) }
+                }
+            }
+            below = Int(b.wrappedSum())
+            equalLow = Int(l.wrappedSum())
+            equalHigh = Int(h.wrappedSum())
+            for j in whole..<vs.count {
+                let x = v[j]
+                below += x < low ? 1 : 0
+                equalLow += x == low ? 1 : 0
+                equalHigh += x == high ? 1 : 0
+                if x > low && x < high { between.append(Double(x)) }
+            }
+        }
+        return (below, equalLow, equalHigh)
+    }
+
+    /// The value of ascending rank `rank` among non-negative floats (no NaN), in linear time: a
+    /// histogram of the top 16 bits of the bit patterns (which sort like the values), then one
+    /// of the low 16 bits inside the bin that holds the rank.
+    public static func selectRank(_ values: [Float], rank: Int) -> Float {
+        precondition(rank >= 0 && rank < values.count, "selectRank: rank \(rank) outside \(values.count) values")
+        var high = [Int](repeating: 0, count: 1 << 16)
+        for x in values { high[Int(x.bitPattern >> 16)] += 1 }
+        var seen = 0, top = 0
+        while seen + high[top] <= rank {
+            seen += high[top]
+            top += 1
+        }
+        var low = [Int](repeating: 0, count: 1 << 16)
+        for x in values where Int(x.bitPattern >> 16) == top { low[Int(x.bitPattern & 0xFFFF)] += 1 }
+        var bottom = 0
+        while seen + low[bottom] <= rank {
+            seen += low[bottom]
+            bottom += 1
+        }
+        return Float(bitPattern: UInt32(top) << 16 | UInt32(bottom))
     }
 
     /// Adds a histogram of the top 16 bits of each value's bit pattern into `bins[offset...]`.

@@ -1,11 +1,21 @@
-// Exact rank selection over a whole tensor in two streaming passes, for TIES and breadcrumbs
-// trimming at any tensor size (linear time, O(1) memory per chunk).
+// Exact rank selection over a whole tensor, for TIES and breadcrumbs trimming at any tensor size
+// (linear time, bounded memory).
 //
-// Magnitudes |δ| are non-negative floats, whose bit patterns sort like the values. Pass 1
-// histograms the top 16 bits of every |δ|'s pattern; the bin holding the element of rank r
-// (ascending) is found by a running count. Pass 2 histograms the low 16 bits of the elements in
-// that bin, which pins the exact value. Ties at the threshold are broken by index (lower index
-// ranks lower), which a third pass turns into per-block offsets when ties straddle the cut.
+// Magnitudes |δ| are non-negative floats, whose bit patterns sort like the values.
+//
+// Large tensors first try a bracket (two passes, one of them over a sixteenth of the blocks):
+// a sample of every 16th block gives two values `low` ≤ `high` whose ranks, with high
+// probability, enclose the wanted one; one full pass then counts the elements below `low`, equal
+// to `low` and equal to `high` per block, and keeps the few values strictly between them. The
+// rank is then resolved exactly from those counts and values (a heavy tie at a bound costs no
+// memory: it is counted, not kept). If the wanted rank falls outside the bracket, the
+// histogram passes below answer instead, so the result never depends on the sample.
+//
+// Histogram passes: pass 1 histograms the top 16 bits of every |δ|'s pattern; the bin holding the
+// element of rank r (ascending) is found by a running count. Pass 2 histograms the low 16 bits
+// of the elements in that bin, which pins the exact value. Ties at the threshold are broken by
+// index (lower index ranks lower), which a third pass turns into per-block offsets when ties
+// straddle the cut.
 
 import AmalgamCore
 import AmalgamKernels
@@ -27,13 +37,126 @@ enum MagnitudeSelection {
         let rank: Int
     }
 
-    /// Answers every query in two passes (three when ties straddle a cut), all sources at once.
+    /// Tensors at least this large try the sampled bracket first.
+    static let bracketMinimum = 1 << 20
+    /// Every this-many-th block is sampled for the bracket.
+    static let sampleStride = 16
+
+    /// Answers every query, all sources at once: by the sampled bracket for tensors of at least
+    /// ``bracketMinimum`` elements (`count`), by histogram passes otherwise or when the bracket
+    /// misses. Both give the same answer.
     ///
-    /// - Parameter magnitudes: per chunk, the magnitudes of every source (one array per source).
-    /// - Returns: per query, the threshold and, when ties at it straddle the rank, the tie prefix per chunk.
-    static func thresholds(_ queries: [Query], scan: TensorScanner,
+    /// - Parameter magnitudes: per block, the magnitudes of every source (one array per source).
+    /// - Returns: per query, the threshold and, when ties at it straddle the rank, the tie prefix per block.
+    static func thresholds(_ queries: [Query], count: Int? = nil, scan: TensorScanner,
                            magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]]) -> [(RankThreshold, [Int: Int])] {
         guard !queries.isEmpty else { return [] }
+        var answers = [(RankThreshold, [Int: Int])?](repeating: nil, count: queries.count)
+        if let count, count >= bracketMinimum {
+            answers = bracketed(queries, count: count, scan: scan, magnitudes: magnitudes)
+        }
+        let missing = queries.indices.filter { answers[$0] == nil }
+        if !missing.isEmpty {
+            let found = histogramThresholds(missing.map { queries[$0] }, scan: scan, magnitudes: magnitudes)
+            for (k, q) in missing.enumerated() { answers[q] = found[k] }
+        }
+        return answers.map { $0! }
+    }
+
+    /// The sampled bracket (see the file header): an answer per query, nil where the rank fell
+    /// outside its bracket.
+    static func bracketed(_ queries: [Query], count n: Int, scan: TensorScanner,
+                          magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]]) -> [(RankThreshold, [Int: Int])?] {
+        let sources = (queries.map(\.source).max() ?? 0) + 1
+        // Sample: every 16th block, every step-th element of it, about 128 Ki values per source.
+        let step = max(1, n / sampleStride / (1 << 17))
+        let parts = scan.sample(every: sampleStride) { chunk in
+            magnitudes(chunk).flatMap { values in Swift.stride(from: 0, to: values.count, by: step).map { Double(values[$0]) } }
+        }
+        var samples = [[Float]](repeating: [], count: sources)
+        for s in 0..<sources {
+            samples[s].reserveCapacity(parts.reduce(0) { $0 + $1.count / sources })
+            for part in parts {
+                let each = part.count / sources
+                for j in (s * each)..<((s + 1) * each) { samples[s].append(Float(part[j])) }
+            }
+        }
+        // Brackets: sample quantiles at p ± δ, δ = 6 standard errors of a sample quantile (≥ 0.1%).
+        var bounds: [(low: Float, high: Float)] = []
+        for query in queries {
+            let sample = samples[query.source]
+            let k = sample.count
+            guard k > 0 else { return [(RankThreshold, [Int: Int])?](repeating: nil, count: queries.count) }
+            let p = Double(query.rank) / Double(n)
+            let delta = max(6 * (p * (1 - p) / Double(k)).squareRoot(), 0.001)
+            let lowIndex = Int(((p - delta) * Double(k)).rounded(.down)), highIndex = Int(((p + delta) * Double(k)).rounded(.up))
+            let low: Float = lowIndex < 0 ? -1 : MergeKernels.selectRank(sample, rank: min(lowIndex, k - 1))
+            let high: Float = highIndex >= k ? .infinity : MergeKernels.selectRank(sample, rank: highIndex)
+            bounds.append((low, high))
+        }
+        // One pass: per block and query, [below, equal low, equal high, m, m values between].
+        let sourceOf = queries.map(\.source), frozen = bounds
+        let blocks = scan.map { chunk in
+            let all = magnitudes(chunk)
+            var out: [Double] = [Double(chunk.range.lowerBound)]
+            for (q, bound) in frozen.enumerated() {
+                var between: [Double] = []
+                let counts = MergeKernels.bracketCounts(all[sourceOf[q]], low: bound.low, high: bound.high, between: &between)
+                out += [Double(counts.below), Double(counts.equalLow), Double(counts.equalHigh), Double(between.count)]
+                out += between
+            }
+            return out
+        }
+        // Resolve each query exactly from the counts.
+        var perBlock = [[(below: Int, equalLow: Int, equalHigh: Int, between: ArraySlice<Double>)]](repeating: [], count: queries.count)
+        var starts: [Int] = []
+        for block in blocks {
+            starts.append(Int(block[0]))
+            var at = 1
+            for q in queries.indices {
+                let m = Int(block[at + 3])
+                perBlock[q].append((Int(block[at]), Int(block[at + 1]), Int(block[at + 2]), block[(at + 4)..<(at + 4 + m)]))
+                at += 4 + m
+            }
+        }
+        return queries.indices.map { q -> (RankThreshold, [Int: Int])? in
+            let rows = perBlock[q], rank = queries[q].rank, bound = bounds[q]
+            let below = rows.reduce(0) { $0 + $1.below }, equalLow = rows.reduce(0) { $0 + $1.equalLow }
+            let equalHigh = bound.low == bound.high ? 0 : rows.reduce(0) { $0 + $1.equalHigh }
+            let between = rows.flatMap { $0.between.map { Float($0) } }
+            let threshold: RankThreshold
+            let tiesIn: ((below: Int, equalLow: Int, equalHigh: Int, between: ArraySlice<Double>)) -> Int
+            if rank < below {
+                return nil
+            } else if rank < below + equalLow {
+                threshold = RankThreshold(value: bound.low, below: below, equal: equalLow)
+                tiesIn = { $0.equalLow }
+            } else if rank < below + equalLow + between.count {
+                let value = MergeKernels.selectRank(between, rank: rank - below - equalLow)
+                threshold = RankThreshold(value: value, below: below + equalLow + between.filter { $0 < value }.count,
+                                          equal: between.filter { $0 == value }.count)
+                tiesIn = { row in row.between.filter { $0 == Double(value) }.count }
+            } else if rank < below + equalLow + between.count + equalHigh {
+                threshold = RankThreshold(value: bound.high, below: below + equalLow + between.count, equal: equalHigh)
+                tiesIn = { $0.equalHigh }
+            } else {
+                return nil
+            }
+            var prefix: [Int: Int] = [:]
+            if threshold.below < rank {
+                var running = 0
+                for (k, row) in rows.enumerated() {
+                    prefix[starts[k]] = running
+                    running += tiesIn(row)
+                }
+            }
+            return (threshold, prefix)
+        }
+    }
+
+    /// The histogram passes (see the file header).
+    static func histogramThresholds(_ queries: [Query], scan: TensorScanner,
+                                    magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]]) -> [(RankThreshold, [Int: Int])] {
         let sources = (queries.map(\.source).max() ?? 0) + 1
         // Pass 1: top 16 bits of every source's magnitudes (32,768 bins per source).
         let high = scan.sum(width: 32_768 * sources) { chunk, bins in
@@ -135,7 +258,7 @@ struct RankWindow: Sendable {
             }
             layout.append(entry)
         }
-        let answers = MagnitudeSelection.thresholds(queries, scan: scan, magnitudes: magnitudes)
+        let answers = MagnitudeSelection.thresholds(queries, count: n, scan: scan, magnitudes: magnitudes)
         return layout.map { entry in
             func cut(_ q: Int, droppedBelow: Bool) -> Cut {
                 let (t, prefix) = answers[q]

@@ -31,6 +31,27 @@ public enum MergeKernels {
         }
     }
 
+    /// Σ_i weights[i] · tensors[i][j], accumulated in Float64 in model order and rounded to Float32
+    /// once (model by model over the whole block, so the loops vectorize; the sums are the same
+    /// as element by element).
+    public static func weightedSum(_ tensors: [[Float]], weights: [Double]) -> [Float] {
+        precondition(tensors.count == weights.count, "weightedSum: \(tensors.count) tensors, \(weights.count) weights")
+        guard let n = tensors.first?.count else { return [] }
+        precondition(tensors.allSatisfy { $0.count == n }, "weightedSum: length mismatch")
+        var sums = [Double](repeating: 0, count: n)
+        sums.withUnsafeMutableBufferPointer { sp in
+            // SAFETY: every tensor and sums hold n elements (checked above).
+            guard let s = sp.baseAddress else { return }
+            for (tensor, weight) in zip(tensors, weights) {
+                tensor.withUnsafeBufferPointer { xp in
+                    guard let x = xp.baseAddress else { return }
+                    for j in 0..<n { s[j] += weight * Double(x[j]) }
+                }
+            }
+        }
+        return sums.map { Float($0) }
+    }
+
     /// `out[j] = base[j] + factor · accumulator[j]`.
     public static func offset(_ base: [Float], by accumulator: [Float], factor: Float) -> [Float] {
         precondition(base.count == accumulator.count, "offset: length mismatch")

@@ -11,6 +11,7 @@
 // mergekit divides by zero (Inf/NaN); Amalgam refuses with an error naming the tensor.
 
 import AmalgamCore
+import AmalgamKernels
 
 /// Weighted average.
 public enum Linear: ChunkedMergeMethod {
@@ -47,12 +48,5 @@ public enum Linear: ChunkedMergeMethod {
 
 /// Σ_i w_i x_i, accumulated in Float64 per element and rounded to Float32 once.
 func weightedSum(_ tensors: [[Float]], weights: [Double]) -> [Float] {
-    guard let first = tensors.first else { return [] }
-    var out = [Float](repeating: 0, count: first.count)
-    for j in out.indices {
-        var sum = 0.0
-        for (tensor, weight) in zip(tensors, weights) { sum += weight * Double(tensor[j]) }
-        out[j] = Float(sum)
-    }
-    return out
+    MergeKernels.weightedSum(tensors, weights: weights)
 }

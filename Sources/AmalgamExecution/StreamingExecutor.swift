@@ -104,30 +104,22 @@ public struct StreamingExecutor {
         let size = Self.chunkSize(for: step.shape, target: options.chunkElements)
         let blockCount = (n + size - 1) / size
         let blocksPerItem = max(1, options.workElements / size)
-        let inputs = try (step.base.map { [$0] } ?? []) + step.models
+        let inputs = (step.base.map { [$0] } ?? []) + step.models
         let hasBase = step.base != nil
         let rounding = step.loadRounding
+        // Inputs stay memory-mapped: multi-pass methods read each page several times, and the map
+        // pays its faults once.
         let tensors = try inputs.map { try plan.checkpoints[$0.checkpoint].tensor(named: $0.tensorName) }
-        // One work item: its element range and every input's stored bytes for it (memory-mapped:
-        // multi-pass methods read each page several times, and the map pays its faults once).
-        let read: @Sendable (Range<Int>) -> (first: Int, bytes: [ByteRegion]) = { blocks in
-            let elements = (blocks.lowerBound * size)..<min(blocks.upperBound * size, n)
-            return (elements.lowerBound, tensors.map { tensor in
-                tensor.bytes.slice(offset: elements.lowerBound * tensor.dtype.byteWidth, length: elements.count * tensor.dtype.byteWidth)
-            })
-        }
-        let load: @Sendable ((first: Int, bytes: [ByteRegion]), Int) -> ChunkInputs = { item, block in
+        let load: @Sendable (Int) -> ChunkInputs = { block in
             let range = (block * size)..<min((block + 1) * size, n)
-            let local = (range.lowerBound - item.first)..<(range.upperBound - item.first)
-            let values = item.bytes.indices.map { k in Self.decode(item.bytes[k], tensors[k].dtype, local, rounding) }
+            let values = tensors.map { Self.decode($0.bytes, $0.dtype, range, rounding) }
             return ChunkInputs(range: range, base: hasBase ? values[0] : nil, models: Array(values.dropFirst(hasBase ? 1 : 0)))
         }
         let threads = options.threads
         let scanner = TensorScanner(sum: { width, body in
             let parts = Parallel.mapChunks(count: blockCount, chunkSize: blocksPerItem, threads: threads) { blocks in
-                let item = read(blocks)
                 var accumulator = [Double](repeating: 0, count: width)
-                for block in blocks { body(load(item, block), &accumulator) }
+                for block in blocks { body(load(block), &accumulator) }
                 return accumulator
             }
             guard var total = parts.first else { return [Double](repeating: 0, count: width) }
@@ -135,8 +127,7 @@ public struct StreamingExecutor {
             return total
         }, map: { stride, body in
             Parallel.mapChunks(count: blockCount, chunkSize: blocksPerItem, threads: threads) { blocks in
-                let item = read(blocks)
-                return blocks.filter { $0 % stride == 0 }.map { body(load(item, $0)) }
+                blocks.filter { $0 % stride == 0 }.map { body(load($0)) }
             }.flatMap { $0 }
         })
         let kernel = try method.prepare(scan: scanner, count: n, shape: step.shape, hasBase: hasBase,
@@ -147,11 +138,10 @@ public struct StreamingExecutor {
         try writer.writePieces(step.name, dtype: step.dtype, shape: step.shape) { emit in
             try Parallel.orderedStream(count: itemCount, threads: threads, lookahead: 2 * threads) { index in
                 let blocks = (index * blocksPerItem)..<min((index + 1) * blocksPerItem, blockCount)
-                let item = read(blocks)
-                let end = min(blocks.upperBound * size, n)
-                let pieces = blocks.map { ($0 * size - item.first)..<(min(($0 + 1) * size, n) - item.first) }
-                return Convert.encode(count: end - item.first, as: format, pieces: pieces) { k in
-                    kernel.merge(load(item, blocks.lowerBound + k))
+                let first = blocks.lowerBound * size, end = min(blocks.upperBound * size, n)
+                let pieces = blocks.map { ($0 * size - first)..<(min(($0 + 1) * size, n) - first) }
+                return Convert.encode(count: end - first, as: format, pieces: pieces) { k in
+                    kernel.merge(load(blocks.lowerBound + k))
                 }.region
             } consume: { _, piece in
                 try emit(piece)

@@ -18,8 +18,8 @@ enum AmalgamRuntime {
     /// Runs `body`, turning Amalgam errors into one `error:` line (and a `hint:` line) on stderr
     /// and exit code 1.
     static func run(_ body: () throws -> Void) throws {
-        installInterruptHandler()
         tuneAllocator()
+        installInterruptHandler()
         do {
             try body()
         } catch let error as any AmalgamDiagnostic {
@@ -51,6 +51,15 @@ enum AmalgamRuntime {
     /// (a quarter of a merge's time when measured). Keep such blocks in the allocator instead.
     static func tuneAllocator() {
         amalgam_tune_allocator()
+    }
+
+    /// Whole-tensor methods free and reallocate Float64 matrices of tens of MiB on worker
+    /// threads, and glibc's per-thread arenas hand those back to the kernel anyway (OPCM on the
+    /// research benchmark: 3.0–3.3 M page faults and 12–18 s of system time; 1.6 M and 8 s in one
+    /// arena). Chunked merges allocate small blocks at a high rate, where one arena shared by
+    /// many cores would contend, so they keep the default.
+    static func useOneAllocatorArena() {
+        amalgam_use_one_allocator_arena()
     }
 
     private static let interruptSources = InterruptSources()

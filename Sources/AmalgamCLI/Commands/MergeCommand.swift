@@ -87,6 +87,12 @@ struct MergeCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Before any other thread exists (each takes its allocator arena at its first allocation);
+        // a recipe that does not parse is reported below.
+        if let peek = try? RecipeParser().parse(contentsOf: recipe),
+           MergeMethodRegistry.builtIn.method(named: peek.mergeMethod) is any WholeModelMergeMethod.Type {
+            AmalgamRuntime.useOneAllocatorArena()
+        }
         try AmalgamRuntime.run {
             let ignored = [("--cuda", cuda), ("--low-cpu-memory", lowCpuMemory), ("--lazy-unpickle", lazyUnpickle),
                            ("--trust-remote-code", trustRemoteCode), ("--clone-tensors", cloneTensors), ("--read-to-gpu", readToGpu),

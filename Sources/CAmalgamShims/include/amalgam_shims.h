@@ -2,8 +2,13 @@
 #ifndef AMALGAM_SHIMS_H
 #define AMALGAM_SHIMS_H
 
-/// Keeps freed blocks up to 32 MiB inside glibc's allocator instead of returning them to the
+/// Keeps freed blocks up to 256 MiB inside glibc's allocator instead of returning them to the
 /// kernel (which makes every reallocation fault its pages in again). No effect off glibc.
 void amalgam_tune_allocator(void);
+
+/// Makes threads created from now on share glibc's main arena. Per-thread arenas serve blocks
+/// above 64 MiB with fresh mappings and hand emptied heaps back to the kernel whatever the
+/// thresholds above say. No effect off glibc.
+void amalgam_use_one_allocator_arena(void);
 
 #endif

@@ -77,16 +77,31 @@ public enum OPCM: WholeModelMergeMethod {
             cumulative += d.s[i]
             if cumulative / total > alpha { split = i; break }
         }
-        // C = Uᵀ·τ·V over the first r pairs, then keep only the cleared entries.
-        let tv = Matrices.multiply(task, m, n, d.vt, d.vtRows, n, transposeB: true)            // m × r
-        let full = Matrices.multiply(d.u, m, d.uColumns, tv, m, d.vtRows, transposeA: true)  // r × r
+        // C = Uᵀ·τ·V over the first r pairs, of which only the diagonal and the top-left
+        // split×split block are removed: T = τ·V (m×k), c_ii = u_iᵀ·T_i, C_s = U_sᵀ·T_s.
         let k = d.rank
-        var cleared = [Double](repeating: 0, count: k * k)
-        for i in 0..<r {
-            cleared[i * k + i] = full[i * k + i]
-            if i < split { for j in 0..<min(split, r) { cleared[i * k + j] = full[i * k + j] } }
+        let t = Matrices.multiply(task, m, n, d.vt, d.vtRows, n, transposeB: true)   // m × k
+        let s = min(split, r)
+        // W = U·C (m×k): column i is c_ii·u_i plus, for i < s, the block's U_s·C_s column.
+        var weighted = [Double](repeating: 0, count: m * k)
+        if s > 0 {
+            var us = [Double](repeating: 0, count: m * s)
+            var ts = [Double](repeating: 0, count: m * s)
+            for row in 0..<m {
+                for j in 0..<s {
+                    us[row * s + j] = d.u[row * d.uColumns + j]
+                    ts[row * s + j] = t[row * k + j]
+                }
+            }
+            var block = Matrices.multiply(us, m, s, ts, m, s, transposeA: true)   // s × s
+            for i in 0..<s { block[i * s + i] = 0 }   // the diagonal is added below, for all r
+            let product = Matrices.multiply(us, m, s, block, s, s)                // m × s
+            for row in 0..<m { for j in 0..<s { weighted[row * k + j] = product[row * s + j] } }
         }
-        let removed = Matrices.multiply(Matrices.multiply(d.u, m, k, cleared, k, k), m, k, d.vt, k, n)
+        var diagonal = [Double](repeating: 0, count: r)
+        for row in 0..<m { for i in 0..<r { diagonal[i] += d.u[row * d.uColumns + i] * t[row * k + i] } }
+        for row in 0..<m { for i in 0..<r { weighted[row * k + i] += diagonal[i] * d.u[row * d.uColumns + i] } }
+        let removed = Matrices.multiply(weighted, m, k, d.vt, k, n)
         return zip(task, removed).map { $0 - $1 }
     }
 

@@ -7,8 +7,10 @@ import AmalgamKernels
 
 /// Row-major Float64 matrix helpers over BLAS and LAPACK.
 enum Matrices {
+    /// The thin SVD (through the Gram matrix where that is certified safe; see
+    /// ``LinearAlgebra/svdViaGram(_:rows:columns:)``).
     static func svd(_ a: [Double], _ rows: Int, _ columns: Int, tensor: String, method: String) throws(MergeError) -> SingularValueDecomposition<Double> {
-        do { return try LinearAlgebra.svd(a, rows: rows, columns: columns) } catch {
+        do { return try LinearAlgebra.svdViaGram(a, rows: rows, columns: columns) } catch {
             throw .numeric(tensor: tensor, method: method, reason: error.description)
         }
     }
@@ -20,8 +22,8 @@ enum Matrices {
         }
     }
 
-    static func polar(_ a: [Double], _ rows: Int, _ columns: Int, tensor: String, method: String) throws(MergeError) -> [Double] {
-        do { return try LinearAlgebra.polar(a, rows: rows, columns: columns) } catch {
+    static func polar(_ a: [Double], _ rows: Int, _ columns: Int, tensor: String, method: String) throws(MergeError) -> PolarFactor {
+        do { return try LinearAlgebra.polarFactor(a, rows: rows, columns: columns, allowTransform: rows != columns) } catch {
             throw .numeric(tensor: tensor, method: method, reason: error.description)
         }
     }
@@ -72,18 +74,37 @@ enum Matrices {
         }
 
         /// polar(U)·diag(s)·polar(Vᵀ), scaled by `scale`.
+        ///
+        /// One of U (m×r) and Vᵀ (r×n) is square (r = min(m, n)). The other one's polar factor
+        /// may come back as its transform W (polar(U) = U·W, polar(Vᵀ) = W·Vᵀ), which is then
+        /// folded into the r×r side: U·(W·D·polar(Vᵀ)) costs 2r²n + 2mrn against 2mr² + 2mrn
+        /// for forming polar(U) (a third less for the 16384×768 embedding).
         func reconstruct(scale: Double = 1, isotropic: Double? = nil, tensor: String, method: String, threads: Int = 1) throws(MergeError) -> [Double] {
             let (u, vt, rows, columns, rank) = (u, vt, rows, columns, rank)
-            let factors = try Matrices.parallel(2, threads: threads) { (side: Int) throws(MergeError) -> [Double] in
+            let factors = try Matrices.parallel(2, threads: threads) { (side: Int) throws(MergeError) -> PolarFactor in
                 side == 0 ? try Matrices.polar(u, rows, rank, tensor: tensor, method: method)
                     : try Matrices.polar(vt, rank, columns, tensor: tensor, method: method)
             }
-            var pu = factors[0]
-            let pv = factors[1]
-            for row in 0..<rows {
-                for slot in 0..<rank { pu[row * rank + slot] *= scale * (isotropic ?? s[slot]) }
+            let weights = (0..<rank).map { scale * (isotropic ?? s[$0]) }
+            /// Scales the columns of a row-major `height × rank` matrix by the weights.
+            func weighted(_ matrix: [Double], height: Int) -> [Double] {
+                var out = matrix
+                for row in 0..<height { for slot in 0..<rank { out[row * rank + slot] *= weights[slot] } }
+                return out
             }
-            return Matrices.multiply(pu, rows, rank, pv, rank, columns)
+            switch (factors[0], factors[1]) {
+            case (.factor(let pu), .factor(let pv)):
+                return Matrices.multiply(weighted(pu, height: rows), rows, rank, pv, rank, columns)
+            case (.transform(let wu), .factor(let pv)):
+                let right = Matrices.multiply(weighted(wu, height: rank), rank, rank, pv, rank, columns)
+                return Matrices.multiply(u, rows, rank, right, rank, columns)
+            case (.factor(let pu), .transform(let wv)):
+                let left = Matrices.multiply(weighted(pu, height: rows), rows, rank, wv, rank, rank)
+                return Matrices.multiply(left, rows, rank, vt, rank, columns)
+            case (.transform(let wu), .transform(let wv)):
+                let middle = Matrices.multiply(weighted(wu, height: rank), rank, rank, wv, rank, rank)
+                return Matrices.multiply(Matrices.multiply(u, rows, rank, middle, rank, rank), rows, rank, vt, rank, columns)
+            }
         }
     }
 }

@@ -1,0 +1,103 @@
+import AmalgamKernels
+import Foundation
+import Testing
+
+/// The Gram-matrix shortcuts (leading triplets, the certified thin SVD, polar factors and their
+/// transforms) against the LAPACK SVD they stand in for.
+@Suite("Decompositions through the Gram matrix")
+struct GramDecompositionTests {
+    static func values(_ count: Int, seed: UInt64) -> [Double] { SVDTests.values(count, seed: seed) }
+
+    static func multiply(_ a: [Double], _ m: Int, _ k: Int, _ b: [Double], _ n: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for p in 0..<k { let x = a[i * k + p]; for j in 0..<n { out[i * n + j] += x * b[p * n + j] } } }
+        return out
+    }
+
+    /// U·diag(s)·Vᵀ for orthonormal U (m×r) and V (n×r) from SVDs of random matrices, with
+    /// singular values spread geometrically from 1 down to 1/κ.
+    static func conditioned(_ m: Int, _ n: Int, kappa: Double, seed: UInt64) throws -> [Double] {
+        let r = min(m, n)
+        let left = try LinearAlgebra.svd(values(m * r, seed: seed), rows: m, columns: r)
+        let right = try LinearAlgebra.svd(values(r * n, seed: seed + 1), rows: r, columns: n)
+        var scaled = left.u
+        for i in 0..<m { for j in 0..<r { scaled[i * r + j] *= pow(kappa, -Double(j) / Double(max(r - 1, 1))) } }
+        return multiply(scaled, m, r, right.vt, n)
+    }
+
+    /// The rank-one term u_i·σ_i·v_iᵀ (sign-invariant) of triplet i.
+    static func term(_ d: SingularValueDecomposition<Double>, _ i: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: d.rows * d.columns)
+        for r in 0..<d.rows { for c in 0..<d.columns { out[r * d.columns + c] = d.u[r * d.uColumns + i] * d.s[i] * d.vt[i * d.columns + c] } }
+        return out
+    }
+
+    @Test("Leading triplets from the Gram matrix (a subset of its eigenpairs) match the SVD's, tall and wide",
+          arguments: [(80, 50, 12), (40, 70, 9), (30, 30, 30), (25, 10, 1)])
+    func leadingTriplets(_ shape: (Int, Int, Int)) throws {
+        let (m, n, k) = shape
+        let a = try Self.conditioned(m, n, kappa: 20, seed: UInt64(m + 7 * n))
+        let top = try LinearAlgebra.topSingularTriplets(a, rows: m, columns: n, count: k)
+        let full = try LinearAlgebra.svd(a, rows: m, columns: n)
+        #expect(top.uColumns == k && top.vtRows == k && top.numericalRank == k)
+        for i in 0..<k {
+            #expect(abs(top.s[i] - full.s[i]) < 1e-13)
+            #expect(SVDTests.maxDifference(Self.term(top, i), Self.term(full, i)) < 1e-11)
+        }
+    }
+
+    @Test("The certified Gram SVD: well-conditioned matrices match LAPACK's; past κ = 10⁴ or at reduced rank it is LAPACK's",
+          arguments: [(60, 40), (35, 64), (48, 48)])
+    func certifiedSVD(_ shape: (Int, Int)) throws {
+        let (m, n) = shape
+        let r = min(m, n)
+        let a = try Self.conditioned(m, n, kappa: 50, seed: UInt64(3 * m + n))
+        let gram = try LinearAlgebra.svdViaGram(a, rows: m, columns: n)
+        let lapack = try LinearAlgebra.svd(a, rows: m, columns: n)
+        #expect(gram.numericalRank == r)
+        #expect(SVDTests.maxDifference(SVDTests.reconstruct(gram), a) < 1e-14)
+        #expect(zip(gram.s, lapack.s).allSatisfy { abs($0 - $1) < 1e-14 })
+        // Orthonormal to the bound the method certifies (64·r·ε; LAPACK's own are within ε·r).
+        let bound = 64 * Double(r) * Double.ulpOfOne
+        for p in 0..<r {
+            for q in p..<r {
+                let uu = (0..<m).reduce(0.0) { $0 + gram.u[$1 * r + p] * gram.u[$1 * r + q] }
+                let vv = (0..<n).reduce(0.0) { $0 + gram.vt[p * n + $1] * gram.vt[q * n + $1] }
+                #expect(abs(uu - (p == q ? 1 : 0)) < bound && abs(vv - (p == q ? 1 : 0)) < bound)
+            }
+        }
+        for i in 0..<r { #expect(SVDTests.maxDifference(Self.term(gram, i), Self.term(lapack, i)) < 1e-12) }
+        // Ill-conditioned: the answer is LAPACK's own, bit for bit.
+        let graded = try Self.conditioned(m, n, kappa: 1e6, seed: UInt64(m + n))
+        let fallback = try LinearAlgebra.svdViaGram(graded, rows: m, columns: n)
+        let reference = try LinearAlgebra.svd(graded, rows: m, columns: n)
+        #expect(fallback.u == reference.u && fallback.s == reference.s && fallback.vt == reference.vt)
+        // Rank-deficient: LAPACK's, with the rank policy's zero triplets.
+        var deficient = [Double](repeating: 0, count: m * n)
+        let x = Self.values(m, seed: 5), y = Self.values(n, seed: 6)
+        for i in 0..<m { for j in 0..<n { deficient[i * n + j] = x[i] * y[j] } }
+        let rankOne = try LinearAlgebra.svdViaGram(deficient, rows: m, columns: n)
+        #expect(rankOne.numericalRank == 1 && rankOne.s[1...].allSatisfy { $0 == 0 })
+    }
+
+    @Test("Polar factors at κ from 1 to 10⁸ match the SVD's P·Qᵀ; a transform is offered only when no check needs the factor",
+          arguments: [1.0, 500, 3e3, 1e5, 1e8])
+    func polarFactors(_ kappa: Double) throws {
+        for (m, n) in [(48, 48), (70, 30), (20, 45)] {
+            let a = try Self.conditioned(m, n, kappa: kappa, seed: UInt64(m * n) + UInt64(kappa.exponent))
+            let d = try LinearAlgebra.svd(a, rows: m, columns: n)
+            let exact = LinearAlgebra.product(d.u, rows: m, inner: d.numericalRank, uStride: d.uColumns, d.vt, columns: n)
+            let plain = try LinearAlgebra.polar(a, rows: m, columns: n)
+            #expect(SVDTests.maxDifference(plain, exact) < 1e-11, "κ \(kappa), \(m)×\(n)")
+            switch try LinearAlgebra.polarFactor(a, rows: m, columns: n, allowTransform: true) {
+            case .factor(let x):
+                #expect(kappa > 1e3, "a well-conditioned matrix should offer its transform")
+                #expect(SVDTests.maxDifference(x, exact) < 1e-11)
+            case .transform(let w):
+                #expect(kappa <= 1e3)
+                #expect(w.count == min(m, n) * min(m, n))
+                #expect(SVDTests.maxDifference(LinearAlgebra.applyTransform(w, to: a, rows: m, columns: n), exact) < 1e-12)
+            }
+        }
+    }
+}

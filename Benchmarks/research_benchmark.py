@@ -27,9 +27,9 @@ parameters = {"tsv_m": "", "iso_cts": "", "tall_masks": "parameters: {lambda: 0.
               "opcm": "parameters: {alpha: 0.5}\n"}
 
 
-def measure(label, command):
+def measure(label, command, env=None):
     subprocess.run(["sync"], check=True)
-    out = subprocess.run([sys.executable, os.path.join(here, "measure.py"), label, "--", *command], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, os.path.join(here, "measure.py"), label, "--", *command], capture_output=True, text=True, env=env)
     line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"
     result = json.loads(line)
     if result.get("exit") != 0:
@@ -91,3 +91,23 @@ for method, reference, result, difference in rows:
           f"| {reference['vmhwm_mb']:.0f} / {reference['peak_anon_mb']:.0f} | {result['vmhwm_mb']:.0f} / {result['peak_anon_mb']:.0f} | "
           f"{'–' if difference is None else f'{difference:.1e}'} |")
 print("\nRaw: " + json.dumps({m: {"reference": r, "amalgam": a, "max_rel_difference": d} for m, r, a, d in rows}))
+
+# An OPENBLAS_CORETYPE in the environment pins OpenBLAS's kernels (Amalgam's BLAS; the reference's
+# torch uses MKL and ignores it). Time Amalgam's SVD methods again with OpenBLAS's own choice.
+if os.environ.get("OPENBLAS_CORETYPE"):
+    native = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    print(f"\n### Amalgam with OpenBLAS's own kernel choice\n")
+    print(f"This machine's environment sets OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']}, which pins OpenBLAS to those kernels "
+          "in the runs above. The SVD methods again, with the variable removed (same reference times):\n")
+    print("| method | reference (s) | Amalgam (s) | speed-up |")
+    print("|---|---|---|---|")
+    for method, reference, _, _ in rows:
+        if method not in ("tsv_m", "iso_cts", "opcm"):
+            continue
+        ours = os.path.join(work, "out-am")
+        shutil.rmtree(ours, ignore_errors=True)
+        result = measure(f"amalgam {method} (native BLAS)", [amalgam, "merge", os.path.join(work, f"research-{method}.yaml"), ours, "--quiet"], env=native)
+        shutil.rmtree(ours, ignore_errors=True)
+        ratio = f"{reference['wall_s'] / result['wall_s']:.1f}×" if reference.get("exit") == 0 else "–"
+        shown = f"{reference['wall_s']:.1f}" if reference.get("exit") == 0 else "failed"
+        print(f"| {method} | {shown} | {result['wall_s']:.1f} | {ratio} |")

@@ -23,6 +23,7 @@ swift build -c release --product amalgam
   echo
   echo "Measured $(date -u +%Y-%m-%d) with \`bash Benchmarks/run-research.sh\` on $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"
   echo "FusionBench $("$VENV/bin/pip" show fusion-bench 2>/dev/null | awk '/^Version/ {print $2}') (torch CPU build with MKL), Amalgam release build, both with all cores."
+  echo "OpenBLAS: $(readlink -f /usr/lib/*/libopenblas.so.0 | xargs basename), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}."
   echo "The reference for pcb is the authors' formulation written out in torch (FusionBench has no PCB);"
   echo "for tall_masks, FusionBench's mask helper (its algorithm class fails on model pools)."
   echo

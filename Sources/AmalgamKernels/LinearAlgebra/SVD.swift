@@ -98,12 +98,17 @@ public enum LinearAlgebra {
         guard a.allSatisfy({ $0.isFinite }) else { throw .nonFinite(rows: m, columns: n) }
         let tall = m >= n
         var gram = BLAS.gram(a, rows: m, columns: n, transposeFirst: tall)   // r × r
+        // The check below fails from about κ² ≈ 3·10³·r on (measured: max|UᵀU − I| ≈ 0.02·ε·κ²);
+        // beyond κ² = 10⁴·r (and κ = 10⁴) the attempt is not worth making. A Cholesky condition
+        // estimate (a tenth of the eigendecomposition's cost) turns hopeless cases away first.
+        let limit = min(1e8, 1e4 * Double(r))
+        guard let rcond = Double.choleskyReciprocalCondition(n: r, gram), rcond * limit >= 0.1 else {
+            return try svd(a, rows: m, columns: n)
+        }
         var values = [Double](repeating: 0, count: r)
         var vectors = [Double](repeating: 0, count: r * r)   // column-major, ascending
         let info = Double.syevr(n: r, &gram, lower: 1, upper: r, &values, &vectors)
-        // The check below fails from about κ² ≈ 3·10³·r on (measured: max|UᵀU − I| ≈ 0.02·ε·κ²);
-        // beyond κ² = 10⁴·r (and κ = 10⁴) the attempt is not worth making.
-        guard info == 0, let largest = values.last, largest > 0, values[0] >= largest / min(1e8, 1e4 * Double(r)) else {
+        guard info == 0, let largest = values.last, largest > 0, values[0] >= largest / limit else {
             return try svd(a, rows: m, columns: n)
         }
         let s = (0..<r).map { values[r - 1 - $0].squareRoot() }   // descending
@@ -121,9 +126,9 @@ public enum LinearAlgebra {
             for j in 0..<r { for c in 0..<n { vt[j * n + c] /= s[j] } }
         }
         let check = tall ? BLAS.gram(u, rows: m, columns: r, transposeFirst: true) : BLAS.gram(vt, rows: r, columns: n, transposeFirst: false)
-        let limit = 64 * Double(r) * Double.ulpOfOne
+        let defect = 64 * Double(r) * Double.ulpOfOne
         for i in 0..<r {
-            for j in i..<r where abs(check[i * r + j] - (i == j ? 1 : 0)) > limit { return try svd(a, rows: m, columns: n) }
+            for j in i..<r where abs(check[i * r + j] - (i == j ? 1 : 0)) > defect { return try svd(a, rows: m, columns: n) }
         }
         return SingularValueDecomposition(rows: m, columns: n, u: u, s: s, vt: vt, uColumns: r, vtRows: r, numericalRank: r)
     }
@@ -390,6 +395,26 @@ extension Double {
     }
 }
 
+extension Double {
+    /// An estimate of 1/κ₁ of the symmetric positive definite n×n `a` from its Cholesky factor
+    /// (`dpotrf` + `dpocon`, about n³/3 flops); nil when the factorization fails (not
+    /// numerically positive definite).
+    static func choleskyReciprocalCondition(n: Int, _ a: [Double]) -> Double? {
+        var factor = a
+        var uplo = Int8(UInt8(ascii: "U")), norm = Int8(UInt8(ascii: "1"))
+        var order = __CLPK_integer(n), lda = __CLPK_integer(max(n, 1)), info = __CLPK_integer(0)
+        var normWork = [Double](repeating: 0, count: max(n, 1))
+        var anorm = dlansy_(&norm, &uplo, &order, &factor, &lda, &normWork)
+        dpotrf_(&uplo, &order, &factor, &lda, &info)
+        guard info == 0 else { return nil }
+        var rcond = 0.0
+        var work = [Double](repeating: 0, count: 3 * max(n, 1))
+        var iwork = [__CLPK_integer](repeating: 0, count: max(n, 1))
+        dpocon_(&uplo, &order, &factor, &lda, &anorm, &rcond, &work, &iwork, &info)
+        return info == 0 ? rcond : nil
+    }
+}
+
 extension Float: LAPACKScalar {
     static func gesdd(full: Bool, rows: Int, columns: Int, _ a: inout [Float], _ s: inout [Float], _ u: inout [Float], _ vt: inout [Float]) -> Int {
         var jobz = Int8(UInt8(ascii: full ? "A" : "S"))
@@ -483,6 +508,22 @@ extension Double {
         }
         return Int(LAPACKE_dormtr(LAPACK_COL_MAJOR, Int8(UInt8(ascii: "L")), uplo, Int8(UInt8(ascii: "N")), LapackInt(n), LapackInt(count),
                                   &a, lda, &tau, &z, lda))
+    }
+}
+
+extension Double {
+    /// An estimate of 1/κ₁ of the symmetric positive definite n×n `a` from its Cholesky factor
+    /// (`dpotrf` + `dpocon`, about n³/3 flops); nil when the factorization fails (not
+    /// numerically positive definite).
+    static func choleskyReciprocalCondition(n: Int, _ a: [Double]) -> Double? {
+        var factor = a
+        let uplo = Int8(UInt8(ascii: "U"))
+        let lda = LapackInt(max(n, 1))
+        let anorm = LAPACKE_dlansy(LAPACK_COL_MAJOR, Int8(UInt8(ascii: "1")), uplo, LapackInt(n), &factor, lda)
+        guard LAPACKE_dpotrf(LAPACK_COL_MAJOR, uplo, LapackInt(n), &factor, lda) == 0 else { return nil }
+        var rcond = 0.0
+        guard LAPACKE_dpocon(LAPACK_COL_MAJOR, uplo, LapackInt(n), &factor, lda, anorm, &rcond) == 0 else { return nil }
+        return rcond
     }
 }
 

@@ -125,11 +125,8 @@ public enum LinearAlgebra {
                           into: &vt, MatrixLayout(rows: r, columns: n))
             for j in 0..<r { for c in 0..<n { vt[j * n + c] /= s[j] } }
         }
-        let check = tall ? BLAS.gram(u, rows: m, columns: r, transposeFirst: true) : BLAS.gram(vt, rows: r, columns: n, transposeFirst: false)
-        let defect = 64 * Double(r) * Double.ulpOfOne
-        for i in 0..<r {
-            for j in i..<r where abs(check[i * r + j] - (i == j ? 1 : 0)) > defect { return try svd(a, rows: m, columns: n) }
-        }
+        let orthonormal = tall ? isOrthonormal(u, rows: m, columns: r, columnwise: true) : isOrthonormal(vt, rows: r, columns: n, columnwise: false)
+        guard orthonormal else { return try svd(a, rows: m, columns: n) }
         return SingularValueDecomposition(rows: m, columns: n, u: u, s: s, vt: vt, uColumns: r, vtRows: r, numericalRank: r)
     }
 
@@ -257,13 +254,22 @@ public enum LinearAlgebra {
             // of max|XᵀX − I| (measured: 2–5 times smaller). Random concatenated bases (TSV-M's
             // square factors, κ ≈ 10³–10⁴) pass with about 10⁻¹²; a graded spectrum past
             // κ ≈ 10⁴ does not, and gets the SVD.
-            let check = BLAS.gram(x, rows: rows, columns: columns, transposeFirst: tall)
-            let limit = 64 * Double(side) * Double.ulpOfOne
-            for i in 0..<side {
-                for j in i..<side where abs(check[i * side + j] - (i == j ? 1 : 0)) > limit { return try viaSVD() }
-            }
+            guard isOrthonormal(x, rows: rows, columns: columns, columnwise: tall) else { return try viaSVD() }
         }
         return .factor(x)
+    }
+
+    /// Whether the columns (`columnwise`) or rows of the row-major `rows × columns` matrix `x` are
+    /// orthonormal to max|XᵀX − I| (or max|XXᵀ − I|) ≤ 64·k·ε, k the number of vectors: the
+    /// certificate of the Gram-matrix shortcuts above.
+    static func isOrthonormal(_ x: [Double], rows: Int, columns: Int, columnwise: Bool) -> Bool {
+        let k = columnwise ? columns : rows
+        let check = BLAS.gram(x, rows: rows, columns: columns, transposeFirst: columnwise)
+        let limit = 64 * Double(k) * Double.ulpOfOne
+        for i in 0..<k {
+            for j in i..<k where abs(check[i * k + j] - (i == j ? 1 : 0)) > limit { return false }
+        }
+        return true
     }
 
     /// A·W (tall `a`) or W·A (wide `a`) for the side×side transform of ``polarFactor(_:rows:columns:allowTransform:)``.

@@ -89,8 +89,8 @@ struct MergeCommand: ParsableCommand {
     func run() throws {
         // Before any other thread exists (each takes its allocator arena at its first allocation);
         // a recipe that does not parse is reported below.
-        if let peek = try? RecipeParser().parse(contentsOf: recipe),
-           MergeMethodRegistry.builtIn.method(named: peek.mergeMethod) is any WholeModelMergeMethod.Type {
+        let early = try? RecipeParser().parse(contentsOf: recipe)
+        if let early, MergeMethodRegistry.builtIn.method(named: early.mergeMethod) is any WholeModelMergeMethod.Type {
             AmalgamRuntime.useOneAllocatorArena()
         }
         try AmalgamRuntime.run {
@@ -111,7 +111,7 @@ struct MergeCommand: ParsableCommand {
             options.copyTokenizer = copyTokenizer
             options.writeModelCard = writeModelCard
             options.allowCrimes = allowCrimes
-            let parsed = try RecipeParser().parse(contentsOf: recipe)
+            let parsed = try early ?? RecipeParser().parse(contentsOf: recipe)
             let plan = try Planner().plan(parsed, output: dryRun ? nil : output, options: options)
             if dryRun {
                 print(PlanRenderer(plan: plan, threads: options.threads).text)

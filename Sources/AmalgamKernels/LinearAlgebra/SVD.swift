@@ -89,8 +89,9 @@ public enum LinearAlgebra {
     /// answers (the attempt is skipped past κ² = 10⁴·r, where the check would fail). Wide
     /// matrices work on AAᵀ the same way. The result has full numerical rank (a
     /// rank-deficient A always takes the SVD path). Costs a Gram product, a symmetric
-    /// eigendecomposition and two matrix products: 0.21 s against 0.42 s for `dgesdd` at
-    /// 2048×768 and 0.89 s against 2.52 s at 16384×768 (random matrices, one core here).
+    /// eigendecomposition and two matrix products: 0.19 s against 0.40 s for `dgesdd` at
+    /// 2048×768 and 0.88 s against 2.85 s at 16384×768 (random matrices, one core here;
+    /// `Benchmarks/research-results.md`).
     public static func svdViaGram(_ a: [Double], rows m: Int, columns n: Int) throws(LinearAlgebraError) -> SingularValueDecomposition<Double> {
         precondition(a.count == m * n, "svdViaGram: \(a.count) values for a \(m)×\(n) matrix")
         let r = min(m, n)
@@ -131,8 +132,8 @@ public enum LinearAlgebra {
     }
 
     /// The top `count` singular triplets of the row-major `rows × columns` matrix `a`, in Float64,
-    /// from the eigenvectors of its smaller Gram matrix (AᵀA or AAᵀ, LAPACK `dsyevr` for the
-    /// selected eigenpairs only). Much cheaper than a full SVD when `count` is a fraction of the
+    /// from the eigenvectors of its smaller Gram matrix (AᵀA or AAᵀ; only the selected
+    /// eigenvectors are back-transformed, see `Double.syevr`). Much cheaper than a full SVD when `count` is a fraction of the
     /// rank; accurate to about ε·σ₀²/(σᵢ·gap) for triplet i, so meant for leading triplets. The
     /// rank policy here: σᵢ ≤ √(max(m, n)·ε)·σ₀ counts as zero (the Gram matrix cannot resolve
     /// smaller ones), with zero vectors. The result has `count` columns in U and rows in Vᵀ.

@@ -13,6 +13,10 @@ let package = Package(
             dependencies: [.product(name: "AmalgamKernels", package: "Amalgam")]
         ),
         .executableTarget(
+            name: "MergeKernelBenchmark",
+            dependencies: [.product(name: "AmalgamKernels", package: "Amalgam")]
+        ),
+        .executableTarget(
             name: "SVDBenchmark",
             dependencies: [.product(name: "AmalgamKernels", package: "Amalgam")]
         ),

@@ -13,6 +13,7 @@ if [ ! -x "$VENV/bin/mergekit-yaml" ]; then
   "$VENV/bin/pip" install -q mergekit==0.1.5
 fi
 swift build -c release --product amalgam
+(cd Benchmarks && swift build -c release --product MergeKernelBenchmark)
 [ -f "$WORK/in/config.json" ] || python3 Benchmarks/generate_checkpoint.py "$WORK/in"
 for s in 1 2; do [ -f "$WORK/ft$s/config.json" ] || python3 Benchmarks/generate_checkpoint.py "$WORK/ft$s" --finetune-seed $s; done
 {
@@ -22,5 +23,11 @@ for s in 1 2; do [ -f "$WORK/ft$s/config.json" ] || python3 Benchmarks/generate_
   echo "mergekit $("$VENV/bin/pip" show mergekit 2>/dev/null | awk '/^Version/ {print $2}') (torch CPU build), Amalgam release build, both with all cores."
   echo
   python3 Benchmarks/merge_benchmark.py "$PWD/.build/release/amalgam" "$VENV/bin/mergekit-yaml" "$WORK" "${AMALGAM_BENCH_REPS:-1}"
+  echo
+  echo "## Kernel costs (one core, \`MergeKernelBenchmark\`)"
+  echo
+  echo '```'
+  Benchmarks/.build/release/MergeKernelBenchmark
+  echo '```'
 } | tee Benchmarks/merge-results.md.tmp
 mv Benchmarks/merge-results.md.tmp Benchmarks/merge-results.md

@@ -10,7 +10,7 @@ struct EvalCLITests {
     func evalJSON() throws {
         let directory = TemporaryDirectory()
         let report = directory.child("report.json")
-        var command = try EvalCommand.parse([Testbed.model("add"), "--tasks", Testbed.tasks, "--split", "dev", "--limit", "50", "--json", report, "--quiet"])
+        let command = try EvalCommand.parse([Testbed.model("add"), "--tasks", Testbed.tasks, "--split", "dev", "--limit", "50", "--json", report, "--quiet"])
         try command.run()
         let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any])
         #expect(object["model"] as? String == Testbed.model("add"))
@@ -25,7 +25,7 @@ struct EvalCLITests {
     func severalModels() throws {
         let directory = TemporaryDirectory()
         let report = directory.child("report.json")
-        var command = try EvalCommand.parse([
+        let command = try EvalCommand.parse([
             Testbed.model("base"), Testbed.model("upper"), "--tasks", Testbed.tasks, "--limit", "5", "--json", report, "--quiet",
             "--perplexity", Fixtures.file("testbed/eval/perplexity.txt"),
         ])
@@ -53,10 +53,10 @@ struct HalfPrecisionInferenceTests {
     func halfPrecision(dtype: String) throws {
         let directory = TemporaryDirectory()
         let output = directory.child("add-\(dtype)")
-        var reshard = try ReshardCommand.parse([Testbed.model("add"), output, "--dtype", dtype])
+        let reshard = try ReshardCommand.parse([Testbed.model("add"), output, "--dtype", dtype])
         try reshard.run()
         let report = directory.child("report.json")
-        var command = try EvalCommand.parse([output, "--tasks", Testbed.tasks, "--split", "dev", "--json", report, "--quiet"])
+        let command = try EvalCommand.parse([output, "--tasks", Testbed.tasks, "--split", "dev", "--json", report, "--quiet"])
         try command.run()
         let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any])
         let add = try #require((object["tasks"] as? [String: [String: Any]])?["add"])

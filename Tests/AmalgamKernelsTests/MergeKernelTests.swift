@@ -11,32 +11,48 @@ struct MergeKernelTests {
         }
     }
 
-    @Test("addScaledDifference, absoluteDifference, maskedScaledDifference", arguments: [0, 1, 7, 67, 4097])
-    func elementwise(n: Int) {
-        let a = Self.values(n, seed: 1), x = Self.values(n, seed: 2), b = Self.values(n, seed: 3)
-        var acc = a
-        MergeKernels.addScaledDifference(&acc, x, b, scale: 0.75)
-        #expect(acc == referenceAddScaledDifference(a, x, b, scale: 0.75))
-        var masked = a
-        let mask = x.indices.map { $0 % 4 != 1 }
-        MergeKernels.addScaledDifference(&masked, x, b, scale: 0.75, keep: mask)
-        #expect(masked == referenceAddScaledDifference(a, x, b, scale: 0.75, keep: mask))
+    @Test("absoluteDifference")
+    func absolute() {
+        let x = Self.values(67, seed: 2), b = Self.values(67, seed: 3)
         #expect(MergeKernels.absoluteDifference(x, b) == x.indices.map { abs(x[$0] - b[$0]) })
-        let keep = x.indices.map { $0 % 3 != 0 }
-        #expect(MergeKernels.maskedScaledDifference(x, b, keep: keep, scale: 2) == x.indices.map { keep[$0] ? 2 * (x[$0] - b[$0]) : 0 })
     }
 
-    @Test("signConsensus equals the reference", arguments: [0, 1, 7, 67, 4097])
-    func consensus(n: Int) {
+    /// Every kind of keep rule, with the flags each one means for the task vector x − base.
+    static func rules(_ x: [Float], _ base: [Float], variant: Int) -> (KeepRule, [Bool]) {
+        let a = x.indices.map { abs(x[$0] - base[$0]) }
+        switch variant {
+        case 0: return (.all, a.map { _ in true })
+        case 1:
+            let flags = a.indices.map { $0 % 3 != 1 }
+            return (.mask(flags), flags)
+        case 2: return (.window(low: 0.5, keepLow: true, high: .infinity, keepHigh: true), a.map { $0 >= 0.5 })
+        case 3: return (.window(low: 0.5, keepLow: false, high: .infinity, keepHigh: true), a.map { $0 > 0.5 })
+        case 4: return (.window(low: 0.25, keepLow: false, high: 1.5, keepHigh: true), a.map { $0 > 0.25 && $0 <= 1.5 })
+        case 5: return (.window(low: -.infinity, keepLow: true, high: 1, keepHigh: false), a.map { $0 < 1 })
+        default: return (.window(low: .infinity, keepLow: false, high: .infinity, keepHigh: true), a.map { _ in false })
+        }
+    }
+
+    @Test("taskVectorSum and taskVectorConsensus equal their references bit for bit, for every keep rule", arguments: [0, 1, 7, 67, 4097])
+    func fused(n: Int) {
         let base = Self.values(n, seed: 4)
         let models = [Self.values(n, seed: 5), Self.values(n, seed: 6), Self.values(n, seed: 7)]
-        let keeps: [[Bool]?] = [nil, (0..<n).map { $0 % 2 == 0 }, (0..<n).map { $0 % 5 != 1 }]
-        for normalize in [true, false] {
-            let fast = MergeKernels.signConsensus(base: base, models: models, keeps: keeps, scales: [1, 0.5, 2], weights: [1, 0.5, 2],
+        let scales: [Float] = [1, 0.5, 2], weights: [Float] = [1, 0.5, 2]
+        for variant in 0..<7 {
+            // Model k gets rule variant (variant + k) % 7, so every kind meets every position.
+            let pairs = models.indices.map { k in Self.rules(models[k], base, variant: (variant + k) % 7) }
+            let rules = pairs.map(\.0), keeps = pairs.map(\.1)
+            var accumulator = [Float](repeating: 0, count: n)
+            for k in models.indices { accumulator = referenceAddScaledDifference(accumulator, models[k], base, scale: scales[k], keep: keeps[k]) }
+            let sum = base.indices.map { base[$0] + 0.75 * accumulator[$0] }
+            #expect(MergeKernels.taskVectorSum(base: base, models: models, rules: rules, scales: scales, factor: 0.75) == sum, "variant \(variant)")
+            for normalize in [true, false] {
+                let fast = MergeKernels.taskVectorConsensus(base: base, models: models, rules: rules, scales: scales, weights: weights,
+                                                            normalize: normalize, lambda: 0.9)
+                let slow = referenceSignConsensus(base: base, models: models, keeps: keeps, scales: scales, weights: weights,
                                                   normalize: normalize, lambda: 0.9)
-            let slow = referenceSignConsensus(base: base, models: models, keeps: keeps, scales: [1, 0.5, 2], weights: [1, 0.5, 2],
-                                              normalize: normalize, lambda: 0.9)
-            #expect(zip(fast, slow).allSatisfy { abs($0 - $1) <= 1e-6 * max(1, abs($1)) })
+                #expect(fast == slow, "variant \(variant), normalize \(normalize)")
+            }
         }
     }
 
@@ -70,6 +86,18 @@ struct MergeKernelTests {
         #expect(counts.below == magnitudes.filter { $0 < 0.125 }.count)
         #expect(counts.equalLow == magnitudes.filter { $0 == 0.125 }.count && counts.equalHigh == magnitudes.filter { $0 == 0.5 }.count)
         #expect(between == [1] + magnitudes.filter { $0 > 0.125 && $0 < 0.5 }.map(Double.init), "appended in index order")
+        // The fused form over x − base gives the same counts and values (−0 differences count as +0).
+        let base = Self.values(magnitudes.count, seed: 11)
+        var signs = magnitudes.indices.map { $0 % 2 == 0 ? magnitudes[$0] : -magnitudes[$0] }
+        if signs.count > 3 { signs[3] = -0.0 }
+        let x = signs.indices.map { base[$0] + signs[$0] }
+        let differences = x.indices.map { abs(x[$0] - base[$0]) }
+        for (low, high): (Float, Float) in [(0.125, 0.5), (-1, 0.25), (0, .infinity)] {
+            var expected: [Double] = [], fused: [Double] = []
+            let plain = MergeKernels.bracketCounts(differences, low: low, high: high, between: &expected)
+            let fast = MergeKernels.bracketCounts(differenceOf: x, base, low: low, high: high, between: &fused)
+            #expect(fast == plain && fused == expected && fused.allSatisfy { $0.sign == .plus }, "bracket \(low)…\(high)")
+        }
     }
 
     @Test("The 16-bit histograms count every value once")

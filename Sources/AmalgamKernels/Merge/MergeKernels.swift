@@ -7,30 +7,6 @@
 
 /// Elementwise merge kernels.
 public enum MergeKernels {
-    /// `accumulator[j] += scale · (x[j] − base[j])`, only where `keep[j]` when a mask is given.
-    public static func addScaledDifference(_ accumulator: inout [Float], _ x: [Float], _ base: [Float], scale: Float, keep: [Bool]? = nil) {
-        precondition(x.count == accumulator.count && base.count == accumulator.count && (keep?.count ?? x.count) == x.count,
-                     "addScaledDifference: length mismatch")
-        accumulator.withUnsafeMutableBufferPointer { acc in
-            x.withUnsafeBufferPointer { xs in
-                base.withUnsafeBufferPointer { bs in
-                    // SAFETY: all buffers hold acc.count elements (checked above).
-                    guard let a = acc.baseAddress, let xp = xs.baseAddress, let bp = bs.baseAddress else { return }
-                    if let keep {
-                        keep.withUnsafeBufferPointer { ks in
-                            guard let k = ks.baseAddress else { return }
-                            // Branch-free: multiply by the flag's byte, 0 or 1.
-                            let bytes = UnsafeRawPointer(k)
-                            for j in 0..<acc.count { a[j] += scale * (xp[j] - bp[j]) * Float(bytes.load(fromByteOffset: j, as: UInt8.self)) }
-                        }
-                    } else {
-                        for j in 0..<acc.count { a[j] += scale * (xp[j] - bp[j]) }
-                    }
-                }
-            }
-        }
-    }
-
     /// Σ_i weights[i] · tensors[i][j], accumulated in Float64 in model order and rounded to Float32
     /// once (model by model over the whole block, so the loops vectorize; the sums are the same
     /// as element by element).
@@ -50,78 +26,6 @@ public enum MergeKernels {
             }
         }
         return sums.map { Float($0) }
-    }
-
-    /// `out[j] = base[j] + factor · accumulator[j]`.
-    public static func offset(_ base: [Float], by accumulator: [Float], factor: Float) -> [Float] {
-        precondition(base.count == accumulator.count, "offset: length mismatch")
-        return [Float](unsafeUninitializedCapacity: base.count) { out, initialized in
-            base.withUnsafeBufferPointer { bs in
-                accumulator.withUnsafeBufferPointer { acc in
-                    // SAFETY: out has capacity base.count; the inputs hold base.count elements.
-                    guard let o = out.baseAddress, let b = bs.baseAddress, let a = acc.baseAddress else { return }
-                    for j in 0..<bs.count { o[j] = b[j] + factor * a[j] }
-                }
-            }
-            initialized = base.count
-        }
-    }
-
-    /// TIES sign consensus, fused: with W_i = keep_i · scale_i · (x_i − base),
-    /// s = sign(Σ_i W_i) (0 counts as +); merged = Σ_i W_i·[sign W_i = s]; divisor = Σ_i w_i·[…]
-    /// (0 → 1); `out = base + lambda · (normalize ? merged / divisor : merged)`.
-    /// `keeps[i] == nil` keeps every element of model i.
-    public static func signConsensus(base: [Float], models: [[Float]], keeps: [[Bool]?], scales: [Float], weights: [Float],
-                                     normalize: Bool, lambda: Float) -> [Float] {
-        let n = base.count
-        precondition(models.count == keeps.count && models.count == scales.count && models.count == weights.count
-                     && models.allSatisfy { $0.count == n } && keeps.allSatisfy { ($0?.count ?? n) == n }, "signConsensus: length mismatch")
-        // W_i, materialized once per model.
-        let weighted = models.indices.map { maskedScaledDifference(models[$0], base, keep: keeps[$0], scale: scales[$0]) }
-        var total = [Float](repeating: 0, count: n)
-        var merged = [Float](repeating: 0, count: n)
-        var divisor = [Float](repeating: 0, count: n)
-        total.withUnsafeMutableBufferPointer { tp in
-            merged.withUnsafeMutableBufferPointer { mp in
-                divisor.withUnsafeMutableBufferPointer { dp in
-                    // SAFETY: every buffer holds n elements (checked above).
-                    guard let t = tp.baseAddress, let m = mp.baseAddress, let d = dp.baseAddress else { return }
-                    for w in weighted {
-                        w.withUnsafeBufferPointer { wp in
-                            guard let x = wp.baseAddress else { return }
-                            for j in 0..<n { t[j] += x[j] }
-                        }
-                    }
-                    for (w, weight) in zip(weighted, weights) {
-                        w.withUnsafeBufferPointer { wp in
-                            guard let x = wp.baseAddress else { return }
-                            for j in 0..<n {
-                                // Branch-free: x agrees with the elected sign when x·s > 0,
-                                // s = +1 for a total ≥ 0 (zeros never agree).
-                                let signed = t[j] >= 0 ? x[j] : -x[j]
-                                m[j] += signed > 0 ? x[j] : 0
-                                d[j] += signed > 0 ? weight : 0
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return [Float](unsafeUninitializedCapacity: n) { out, initialized in
-            base.withUnsafeBufferPointer { bs in
-                merged.withUnsafeBufferPointer { mp in
-                    divisor.withUnsafeBufferPointer { dp in
-                        // SAFETY: out has capacity n; the inputs hold n elements.
-                        guard let o = out.baseAddress, let b = bs.baseAddress, let m = mp.baseAddress, let d = dp.baseAddress else { return }
-                        for j in 0..<n {
-                            let div: Float = d[j] == 0 ? 1 : d[j]
-                            o[j] = b[j] + lambda * (normalize ? m[j] / div : m[j])
-                        }
-                    }
-                }
-            }
-            initialized = n
-        }
     }
 
     /// |x − base|, elementwise.
@@ -288,33 +192,6 @@ public enum MergeKernels {
                 guard let b = bp.baseAddress, let v = vs.baseAddress else { return }
                 for j in 0..<vs.count where v[j].bitPattern >> 16 == top { b[offset + Int(v[j].bitPattern & 0xFFFF)] += 1 }
             }
-        }
-    }
-
-    /// `scale · (x − base)`, with dropped elements (keep[j] false) zero.
-    public static func maskedScaledDifference(_ x: [Float], _ base: [Float], keep: [Bool]?, scale: Float) -> [Float] {
-        precondition(x.count == base.count && (keep?.count ?? x.count) == x.count, "maskedScaledDifference: length mismatch")
-        let n = x.count
-        return [Float](unsafeUninitializedCapacity: n) { out, initialized in
-            x.withUnsafeBufferPointer { xs in
-                base.withUnsafeBufferPointer { bs in
-                    // SAFETY: out has capacity n; x, base (and keep) hold n elements.
-                    guard let o = out.baseAddress, let xp = xs.baseAddress, let bp = bs.baseAddress else { return }
-                    if let keep {
-                        keep.withUnsafeBufferPointer { ks in
-                            guard let k = ks.baseAddress else { return }
-                            // Branch-free (a branch per element mispredicts on random masks): multiply
-                            // by the flag's byte, 0 or 1. A dropped negative delta becomes −0, which
-                            // adds and compares like 0.
-                            let bytes = UnsafeRawPointer(k)
-                            for j in 0..<n { o[j] = scale * (xp[j] - bp[j]) * Float(bytes.load(fromByteOffset: j, as: UInt8.self)) }
-                        }
-                    } else {
-                        for j in 0..<n { o[j] = scale * (xp[j] - bp[j]) }
-                    }
-                }
-            }
-            initialized = n
         }
     }
 }

@@ -5,7 +5,7 @@ public func referenceAddScaledDifference(_ accumulator: [Float], _ x: [Float], _
     accumulator.indices.map { (keep?[$0] ?? true) ? accumulator[$0] + scale * (x[$0] - base[$0]) : accumulator[$0] }
 }
 
-/// Reference: TIES sign consensus (see MergeKernels.signConsensus).
+/// Reference: TIES sign consensus (see MergeKernels.taskVectorConsensus).
 public func referenceSignConsensus(base: [Float], models: [[Float]], keeps: [[Bool]?], scales: [Float], weights: [Float],
                                    normalize: Bool, lambda: Float) -> [Float] {
     let weighted = models.indices.map { i in base.indices.map { j in (keeps[i]?[j] ?? true) ? scales[i] * (models[i][j] - base[j]) : 0 } }

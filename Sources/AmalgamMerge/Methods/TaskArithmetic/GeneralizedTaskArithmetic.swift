@@ -55,7 +55,10 @@ enum GeneralizedTaskArithmetic {
             gammas: (0..<models).map { context.number("gamma", model: $0) ?? 0 },
             epsilons: (0..<models).map { context.number("epsilon", model: $0) ?? 0 },
             rowLength: rowLength, randoms: (0..<models).map { context.random(model: $0) }, scan: scan,
-            magnitudes: { chunk in (0..<models).map { i in magnitudes(chunk, model: i) } })
+            magnitudes: { chunk in (0..<models).map { i in magnitudes(chunk, model: i) } },
+            counter: { chunk, i, low, high, between in
+                MergeKernels.bracketCounts(differenceOf: chunk.models[i], chunk.base ?? [], low: low, high: high, between: &between)
+            })
         var factors = [Double](repeating: 1, count: models)
         let rescale = context.flag("rescale") ?? configuration.defaultRescale
         if rescale && configuration.sparsification != .none {
@@ -92,21 +95,17 @@ enum GeneralizedTaskArithmetic {
         func merge(_ chunk: ChunkInputs) -> [Float] {
             guard let base = chunk.base else { return [] }
             let n = base.count
-            let masks = plans.indices.map { i in
-                plans[i].keepMask(count: n, magnitudes: magnitudes(chunk, model: i), start: chunk.range.lowerBound)
+            let rules = plans.indices.map { i in
+                plans[i].keepRule(count: n, magnitudes: magnitudes(chunk, model: i), start: chunk.range.lowerBound)
             }
             let scales = plans.indices.map { Float(weights[$0] * factors[$0]) }
             if consensus {
-                return MergeKernels.signConsensus(base: base, models: chunk.models, keeps: masks, scales: scales,
-                                                  weights: weights.map { Float($0) }, normalize: normalize, lambda: Float(lambda))
-            }
-            var accumulator = [Float](repeating: 0, count: n)
-            for i in plans.indices {
-                MergeKernels.addScaledDifference(&accumulator, chunk.models[i], base, scale: scales[i], keep: masks[i])
+                return MergeKernels.taskVectorConsensus(base: base, models: chunk.models, rules: rules, scales: scales,
+                                                        weights: weights.map { Float($0) }, normalize: normalize, lambda: Float(lambda))
             }
             let weightSum = weights.reduce(0, +)
             let divisor = normalize ? (abs(weightSum) < 1e-8 ? 1 : weightSum) : 1
-            return MergeKernels.offset(base, by: accumulator, factor: Float(lambda / divisor))
+            return MergeKernels.taskVectorSum(base: base, models: chunk.models, rules: rules, scales: scales, factor: Float(lambda / divisor))
         }
     }
 }

@@ -30,6 +30,11 @@ struct RankThreshold: Sendable {
     let equal: Int
 }
 
+/// Bracket counts of one source's magnitudes in one block (see `MergeKernels.bracketCounts`):
+/// the fused form for sources whose magnitudes need not be materialised.
+typealias BracketCounter = @Sendable (_ block: ChunkInputs, _ source: Int, _ low: Float, _ high: Float,
+                                      _ between: inout [Double]) -> (below: Int, equalLow: Int, equalHigh: Int)
+
 enum MagnitudeSelection {
     /// One rank query: the ascending-rank-`rank` value of source `source`'s magnitudes.
     struct Query: Sendable {
@@ -48,12 +53,14 @@ enum MagnitudeSelection {
     ///
     /// - Parameter magnitudes: per block, the magnitudes of every source (one array per source).
     /// - Returns: per query, the threshold and, when ties at it straddle the rank, the tie prefix per block.
+    /// - Parameter counter: the bracket counts of a source without its magnitude array (optional).
     static func thresholds(_ queries: [Query], count: Int? = nil, scan: TensorScanner,
-                           magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]]) -> [(RankThreshold, [Int: Int])] {
+                           magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]],
+                           counter: BracketCounter? = nil) -> [(RankThreshold, [Int: Int])] {
         guard !queries.isEmpty else { return [] }
         var answers = [(RankThreshold, [Int: Int])?](repeating: nil, count: queries.count)
         if let count, count >= bracketMinimum {
-            answers = bracketed(queries, count: count, scan: scan, magnitudes: magnitudes)
+            answers = bracketed(queries, count: count, scan: scan, magnitudes: magnitudes, counter: counter)
         }
         let missing = queries.indices.filter { answers[$0] == nil }
         if !missing.isEmpty {
@@ -66,7 +73,8 @@ enum MagnitudeSelection {
     /// The sampled bracket (see the file header): an answer per query, nil where the rank fell
     /// outside its bracket.
     static func bracketed(_ queries: [Query], count n: Int, scan: TensorScanner,
-                          magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]]) -> [(RankThreshold, [Int: Int])?] {
+                          magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]],
+                          counter: BracketCounter? = nil) -> [(RankThreshold, [Int: Int])?] {
         let sources = (queries.map(\.source).max() ?? 0) + 1
         // Sample: every 16th block, every step-th element of it, about 128 Ki values per source.
         let step = max(1, n / sampleStride / (1 << 17))
@@ -96,12 +104,14 @@ enum MagnitudeSelection {
         }
         // One pass: per block and query, [below, equal low, equal high, m, m values between].
         let sourceOf = queries.map(\.source), frozen = bounds
+        let counts: BracketCounter = counter ?? { chunk, source, low, high, between in
+            MergeKernels.bracketCounts(magnitudes(chunk)[source], low: low, high: high, between: &between)
+        }
         let blocks = scan.map { chunk in
-            let all = magnitudes(chunk)
             var out: [Double] = [Double(chunk.range.lowerBound)]
             for (q, bound) in frozen.enumerated() {
                 var between: [Double] = []
-                let counts = MergeKernels.bracketCounts(all[sourceOf[q]], low: bound.low, high: bound.high, between: &between)
+                let counts = counts(chunk, sourceOf[q], bound.low, bound.high, &between)
                 out += [Double(counts.below), Double(counts.equalLow), Double(counts.equalHigh), Double(between.count)]
                 out += between
             }
@@ -238,7 +248,7 @@ struct RankWindow: Sendable {
 
     /// Windows for several sources at once: `cuts[s]` = (dropLow, dropHigh) of source s.
     static func make(count n: Int, cuts: [(dropLow: Int, dropHigh: Int)], scan: TensorScanner,
-                     magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]]) -> [RankWindow] {
+                     magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]], counter: BracketCounter? = nil) -> [RankWindow] {
         var queries: [MagnitudeSelection.Query] = []
         var layout: [(low: Int?, high: Int?, dropAll: Bool)] = []
         for (source, cut) in cuts.enumerated() {
@@ -258,7 +268,7 @@ struct RankWindow: Sendable {
             }
             layout.append(entry)
         }
-        let answers = MagnitudeSelection.thresholds(queries, count: n, scan: scan, magnitudes: magnitudes)
+        let answers = MagnitudeSelection.thresholds(queries, count: n, scan: scan, magnitudes: magnitudes, counter: counter)
         return layout.map { entry in
             func cut(_ q: Int, droppedBelow: Bool) -> Cut {
                 let (t, prefix) = answers[q]
@@ -274,6 +284,28 @@ struct RankWindow: Sendable {
     static func make(count n: Int, dropLow: Int, dropHigh: Int, scan: TensorScanner,
                      magnitude: @escaping @Sendable (ChunkInputs) -> [Float]) -> RankWindow {
         make(count: n, cuts: [(dropLow, dropHigh)], scan: scan, magnitudes: { [magnitude($0)] })[0]
+    }
+
+    /// The keep rule of a block of `count` elements from `chunkStart` as a magnitude window, or nil
+    /// when ties at a bound split inside the block (index order decides; use ``keep(_:chunkStart:)``).
+    func rule(chunkStart: Int, count: Int) -> KeepRule? {
+        if dropAll { return .mask([Bool](repeating: false, count: count)) }
+        var lowValue: Float = -.infinity, keepLow = true, highValue: Float = .infinity, keepHigh = true
+        if let cut = low {
+            // The tied elements still to drop when the block starts: none (all kept), all (≥ the block), or a split.
+            let dropFirst = max(0, cut.tiedDropped - (cut.tiePrefix[chunkStart] ?? 0))
+            guard dropFirst == 0 || dropFirst >= count else { return nil }
+            lowValue = cut.threshold.value
+            keepLow = dropFirst == 0
+        }
+        if let cut = high {
+            // The tied elements still to keep: none, all, or a split.
+            let keepFirst = max(0, (cut.threshold.equal - cut.tiedDropped) - (cut.tiePrefix[chunkStart] ?? 0))
+            guard keepFirst == 0 || keepFirst >= count else { return nil }
+            highValue = cut.threshold.value
+            keepHigh = keepFirst > 0
+        }
+        return .window(low: lowValue, keepLow: keepLow, high: highValue, keepHigh: keepHigh)
     }
 
     /// Keep flags for one chunk's magnitudes (indices in tensor order).

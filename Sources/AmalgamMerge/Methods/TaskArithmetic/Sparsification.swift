@@ -24,8 +24,11 @@ enum Sparsification: Sendable {
 
     /// The keep rules of every model's task vector for one tensor, with all magnitude cuts found
     /// in the same streaming passes.
+    ///
+    /// - Parameter counter: fused bracket counts of model i's magnitudes (optional; see `BracketCounter`).
     func plans(count n: Int, densities: [Double], gammas: [Double], epsilons: [Double], rowLength: Int, randoms: [SeededRandom],
-               scan: TensorScanner, magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]]) -> [SparsificationPlan] {
+               scan: TensorScanner, magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]],
+               counter: BracketCounter? = nil) -> [SparsificationPlan] {
         var cuts: [(dropLow: Int, dropHigh: Int)?] = []
         for (density, gamma) in zip(densities, gammas) {
             switch self {
@@ -45,8 +48,13 @@ enum Sparsification: Sendable {
             }
         }
         let needed = cuts.indices.filter { cuts[$0] != nil }
+        var remapped: BracketCounter?
+        if let counter {
+            remapped = { chunk, source, low, high, between in counter(chunk, needed[source], low, high, &between) }
+        }
         let found = RankWindow.make(count: n, cuts: needed.compactMap { cuts[$0] }, scan: scan,
-                                    magnitudes: { chunk in let all = magnitudes(chunk); return needed.map { all[$0] } })
+                                    magnitudes: { chunk in let all = magnitudes(chunk); return needed.map { all[$0] } },
+                                    counter: remapped)
         var windows = [RankWindow?](repeating: nil, count: cuts.count)
         for (k, i) in needed.enumerated() { windows[i] = found[k] }
         return densities.indices.map { i in
@@ -100,6 +108,16 @@ struct SparsificationPlan: Sendable {
         case .magnitude, .magnitudeOutliers: window == nil
         case .random, .dellaMagprune: density >= 1
         }
+    }
+
+    /// The keep rule of one block for the fused kernels: a magnitude window where the cut allows,
+    /// else the keep flags. `magnitudes` (|δ| of the block) is read only when flags need it.
+    func keepRule(count: Int, magnitudes: @autoclosure () -> [Float], start: Int) -> KeepRule {
+        if keepsAll { return .all }
+        if let window, rule == .magnitude || rule == .magnitudeOutliers, let fused = window.rule(chunkStart: start, count: count) {
+            return fused
+        }
+        return .mask(keep(magnitudes: needsMagnitudes ? magnitudes() : [Float](repeating: 0, count: count), start: start))
     }
 
     /// Keep flags, or nil when every element is kept. `magnitudes` (|δ| of the chunk) is read only

@@ -1,0 +1,271 @@
+// The task-vector merge of one block, fused: per model, one loop forms δ_i = x_i − base, decides
+// which elements survive and adds the scaled survivors straight into the sum (or, for TIES sign
+// consensus, into the running total and a per-model row); no |δ| arrays, masks or zero-filled
+// temporaries in between. Model-by-model loops over the cache-resident block beat one loop over
+// elements with an inner loop over models (measured by Benchmarks/MergeKernelBenchmark): each loop
+// has one rule kind and vectorizes.
+//
+// Which elements survive is a `KeepRule` per model: all of them, a precomputed mask (random drops,
+// index-ordered tie splits), or a magnitude window tested on the fly against |δ_i|.
+// Products and sums are Float32 in model order, as the reference twins in
+// Reference/ReferenceMergeKernels.swift compute them; the tests compare the two.
+
+/// The vector type of the counting loop: four lanes, one SSE register on baseline x86-64 (eight-lane
+/// vectors there cost a mask repacking per comparison) and one NEON register on arm64.
+private typealias V<T: SIMDScalar> = SIMD4<T>
+private let width = 4
+
+/// Which elements of one task vector survive, for one block.
+public enum KeepRule: Sendable, Equatable {
+    /// Every element.
+    case all
+    /// Elements whose flag is true (one flag per element of the block).
+    case mask([Bool])
+    /// Elements whose magnitude a = |δ| passes the window: dropped when a < low, a > high,
+    /// a == low and not keepLow, or a == high and not keepHigh. A NaN magnitude is kept.
+    /// Use −∞ / +∞ (with keep true) for a missing bound.
+    case window(low: Float, keepLow: Bool, high: Float, keepHigh: Bool)
+}
+
+extension MergeKernels {
+    /// |x − base| with the sign bit cleared (so −0 becomes +0, as the scalar `abs` gives).
+    @inline(__always)
+    private static func magnitude(_ d: V<Float>) -> V<Float> {
+        unsafeBitCast(unsafeBitCast(d, to: V<UInt32>.self) & V<UInt32>(repeating: 0x7FFF_FFFF), to: V<Float>.self)
+    }
+
+    /// A keep rule flattened for the hot loops.
+    private struct FlatRule {
+        enum Kind: UInt8 { case all, mask, below, window }
+        var kind: Kind
+        var mask: UnsafeRawPointer?
+        /// `.below`: drop a < low (a ≤ t is a < t.nextUp for a finite t). `.window`: both bounds.
+        var low: Float, high: Float
+        var keepLow: Bool, keepHigh: Bool
+
+        init(_ rule: KeepRule, mask: UnsafeRawPointer?) {
+            self.mask = mask
+            switch rule {
+            case .all:
+                (kind, low, high, keepLow, keepHigh) = (.all, 0, 0, true, true)
+            case .mask:
+                (kind, low, high, keepLow, keepHigh) = (.mask, 0, 0, true, true)
+            case .window(let lo, let keepLo, let hi, let keepHi):
+                if hi == .infinity && keepHi && lo.isFinite {
+                    (kind, low, high, keepLow, keepHigh) = (.below, keepLo ? lo : lo.nextUp, hi, true, true)
+                } else {
+                    (kind, low, high, keepLow, keepHigh) = (.window, lo, hi, keepLo, keepHi)
+                }
+            }
+        }
+
+        /// Whether element j, whose task-vector entry is `d`, survives.
+        @inline(__always)
+        func keep(_ d: Float, at j: Int) -> Bool {
+            switch kind {
+            case .all:
+                return true
+            case .mask:
+                // SAFETY: j < block length.
+                return mask.unsafelyUnwrapped.load(fromByteOffset: j, as: UInt8.self) != 0
+            case .below:
+                return !(abs(d) < low)
+            case .window:
+                let a = abs(d)
+                return !(a < low || a > high || (!keepLow && a == low) || (!keepHigh && a == high))
+            }
+        }
+    }
+
+    /// Runs `body` with the rules flattened (mask buffers pinned for the duration).
+    private static func withFlatRules<R>(_ rules: [KeepRule], count n: Int, _ body: (UnsafePointer<FlatRule>) -> R) -> R {
+        var flat: [FlatRule] = []
+        flat.reserveCapacity(rules.count)
+        // Masks are copied into one contiguous byte buffer so their addresses stay valid for the call.
+        var bytes = [UInt8](repeating: 0, count: rules.reduce(0) { if case .mask = $1 { return $0 + n } else { return $0 } })
+        return bytes.withUnsafeMutableBytes { storage in
+            var next = 0
+            for rule in rules {
+                switch rule {
+                case .all, .window:
+                    flat.append(FlatRule(rule, mask: nil))
+                case .mask(let flags):
+                    precondition(flags.count == n, "KeepRule.mask: \(flags.count) flags for \(n) elements")
+                    let place = storage.baseAddress.unsafelyUnwrapped.advanced(by: next)
+                    flags.withUnsafeBytes { if let source = $0.baseAddress { place.copyMemory(from: source, byteCount: n) } }
+                    flat.append(FlatRule(rule, mask: UnsafeRawPointer(place)))
+                    next += n
+                }
+            }
+            return flat.withUnsafeBufferPointer { body($0.baseAddress.unsafelyUnwrapped) }
+        }
+    }
+
+    /// Runs `body` with the models' base addresses.
+    private static func withModelPointers<R>(_ models: [[Float]], _ body: (UnsafePointer<UnsafePointer<Float>>) -> R) -> R {
+        var pointers: [UnsafePointer<Float>] = []
+        func pin(_ k: Int) -> R {
+            if k == models.count { return pointers.withUnsafeBufferPointer { body($0.baseAddress.unsafelyUnwrapped) } }
+            return models[k].withUnsafeBufferPointer { buffer in
+                // An empty block has a nil base address; nothing is read then.
+                pointers.append(buffer.baseAddress ?? UnsafePointer(bitPattern: 0x10).unsafelyUnwrapped)
+                return pin(k + 1)
+            }
+        }
+        return pin(0)
+    }
+
+    /// Calls `body(j, keep(j) ? scale · (x[j] − base[j]) : 0)` for every j, one loop per rule kind
+    /// (each inlines and vectorizes).
+    @inline(__always)
+    private static func forEachKept(_ rule: FlatRule, _ x: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count n: Int,
+                                    scale s: Float, _ body: (Int, Float) -> Void) {
+        // SAFETY: x and b hold n elements; a mask holds n bytes.
+        switch rule.kind {
+        case .all:
+            for j in 0..<n { body(j, s * (x[j] - b[j])) }
+        case .mask:
+            let mask = rule.mask.unsafelyUnwrapped
+            for j in 0..<n {
+                let d = x[j] - b[j]
+                body(j, mask.load(fromByteOffset: j, as: UInt8.self) != 0 ? s * d : 0)
+            }
+        case .below:
+            let cut = rule.low
+            for j in 0..<n {
+                let d = x[j] - b[j]
+                body(j, abs(d) < cut ? 0 : s * d)
+            }
+        case .window:
+            for j in 0..<n {
+                let d = x[j] - b[j]
+                body(j, rule.keep(d, at: j) ? s * d : 0)
+            }
+        }
+    }
+
+    /// Pins a block's buffers for a fused loop: `body(out, base, models, rules, work)` with n-element
+    /// output (to be filled), base and models, the flattened rules, and `workCount` zeroed floats.
+    private static func withBlock(base: [Float], models: [[Float]], rules: [KeepRule], workCount: Int,
+                                  _ body: (UnsafeMutablePointer<Float>, UnsafePointer<Float>, UnsafePointer<UnsafePointer<Float>>,
+                                           UnsafePointer<FlatRule>, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+        let n = base.count
+        precondition(rules.count == models.count && models.allSatisfy { $0.count == n }, "task-vector kernel: length mismatch")
+        var work = [Float](repeating: 0, count: max(workCount, 1))
+        return withFlatRules(rules, count: n) { flat in
+            withModelPointers(models) { xs in
+                work.withUnsafeMutableBufferPointer { wp in
+                    [Float](unsafeUninitializedCapacity: n) { out, initialized in
+                        base.withUnsafeBufferPointer { bs in
+                            // SAFETY: out has capacity n; base and every model hold n elements (checked
+                            // above); work holds workCount floats. An empty block runs no loop.
+                            guard let o = out.baseAddress, let b = bs.baseAddress, let w = wp.baseAddress else { return }
+                            body(o, b, xs, flat, w)
+                        }
+                        initialized = n
+                    }
+                }
+            }
+        }
+    }
+
+    /// `out = base + factor · Σ_i scales[i] · keep_i · (x_i − base)`, the sum taken in model order
+    /// (task arithmetic, DARE, breadcrumbs, DELLA without consensus).
+    public static func taskVectorSum(base: [Float], models: [[Float]], rules: [KeepRule], scales: [Float], factor: Float) -> [Float] {
+        let n = base.count, m = models.count
+        precondition(scales.count == m, "taskVectorSum: \(scales.count) scales for \(m) models")
+        return withBlock(base: base, models: models, rules: rules, workCount: n) { o, b, xs, flat, acc in
+            for i in 0..<m {
+                forEachKept(flat[i], xs[i], b, count: n, scale: scales[i]) { j, v in acc[j] += v }
+            }
+            for j in 0..<n { o[j] = b[j] + factor * acc[j] }
+        }
+    }
+
+    /// TIES sign consensus over the surviving task-vector entries W_i = keep_i · scales[i] · (x_i − base):
+    /// s = sign(Σ_i W_i) (0 counts as +); merged = Σ_i W_i·[sign W_i = s] (zeros never agree);
+    /// divisor = Σ_i weights[i]·[…] (0 → 1); `out = base + lambda · (normalize ? merged / divisor : merged)`.
+    public static func taskVectorConsensus(base: [Float], models: [[Float]], rules: [KeepRule], scales: [Float], weights: [Float],
+                                           normalize: Bool, lambda: Float) -> [Float] {
+        let n = base.count, m = models.count
+        precondition(scales.count == m && weights.count == m, "taskVectorConsensus: \(scales.count) scales, \(weights.count) weights for \(m) models")
+        // Work: the total, merged and divisor rows, then W_i per model.
+        return withBlock(base: base, models: models, rules: rules, workCount: (3 + m) * n) { o, b, xs, flat, t in
+            let merged = t + n, divisor = t + 2 * n
+            for i in 0..<m {
+                let w = t + (3 + i) * n
+                forEachKept(flat[i], xs[i], b, count: n, scale: scales[i]) { j, v in
+                    w[j] = v
+                    t[j] += v
+                }
+            }
+            for i in 0..<m {
+                let w = t + (3 + i) * n, weight = weights[i]
+                for j in 0..<n {
+                    // W agrees with the elected sign when W·s > 0, s = +1 for a total ≥ 0.
+                    let signed = t[j] >= 0 ? w[j] : -w[j]
+                    merged[j] += signed > 0 ? w[j] : 0
+                    divisor[j] += signed > 0 ? weight : 0
+                }
+            }
+            for j in 0..<n {
+                let div: Float = divisor[j] == 0 ? 1 : divisor[j]
+                o[j] = b[j] + lambda * (normalize ? merged[j] / div : merged[j])
+            }
+        }
+    }
+
+    /// ``bracketCounts(_:low:high:between:)`` of the magnitudes |x − base|, without materialising them.
+    public static func bracketCounts(differenceOf x: [Float], _ base: [Float], low: Float, high: Float,
+                                     between: inout [Double]) -> (below: Int, equalLow: Int, equalHigh: Int) {
+        precondition(x.count == base.count, "bracketCounts: length mismatch")
+        let n = x.count
+        var below = 0, equalLow = 0, equalHigh = 0
+        // Values strictly inside go to a scratch buffer first (no array growth in the loop), found
+        // through a lane bitmask so the common group with none costs no branch per lane.
+        // SAFETY: the scratch holds n values, at most n are stored, and only the first insideCount
+        // (all written) are read; it is freed on return.
+        let inside = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(n, 1))
+        defer { inside.deallocate() }
+        var insideCount = 0
+        x.withUnsafeBufferPointer { xs in
+            base.withUnsafeBufferPointer { bs in
+                // SAFETY: reads stay inside both buffers (whole vectors, then the tail).
+                guard let xp = xs.baseAddress, let bp = bs.baseAddress, let sb = inside.baseAddress else { return }
+                let lo = V<Float>(repeating: low), hi = V<Float>(repeating: high), zero = V<Int32>(repeating: 0)
+                let lanes = V<Int32>((0..<width).map { Int32(1) << Int32($0) })
+                var bl = zero, el = zero, eh = zero
+                let whole = n / width * width
+                for j in stride(from: 0, to: whole, by: width) {
+                    let a = magnitude(UnsafeRawPointer(xp + j).loadUnaligned(as: V<Float>.self)
+                                      - UnsafeRawPointer(bp + j).loadUnaligned(as: V<Float>.self))
+                    bl &+= zero.replacing(with: 1, where: a .< lo)
+                    el &+= zero.replacing(with: 1, where: a .== lo)
+                    eh &+= zero.replacing(with: 1, where: a .== hi)
+                    var bits = UInt32(zero.replacing(with: lanes, where: (a .> lo) .& (a .< hi)).wrappedSum())
+                    while bits != 0 {
+                        sb[insideCount] = a[Int(bits.trailingZeroBitCount)]
+                        insideCount += 1
+                        bits &= bits &- 1
+                    }
+                }
+                below = Int(bl.wrappedSum())
+                equalLow = Int(el.wrappedSum())
+                equalHigh = Int(eh.wrappedSum())
+                for j in whole..<n {
+                    let a = abs(xp[j] - bp[j])
+                    below += a < low ? 1 : 0
+                    equalLow += a == low ? 1 : 0
+                    equalHigh += a == high ? 1 : 0
+                    if a > low && a < high {
+                        sb[insideCount] = a
+                        insideCount += 1
+                    }
+                }
+            }
+        }
+        between.reserveCapacity(between.count + insideCount)
+        for k in 0..<insideCount { between.append(Double(inside[k])) }
+        return (below, equalLow, equalHigh)
+    }
+}

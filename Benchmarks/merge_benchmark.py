@@ -2,8 +2,9 @@
 
 Inputs: WORK/in (base) and WORK/ft1, WORK/ft2 (base plus noise), made by generate_checkpoint.py.
 For each method (linear, task_arithmetic, ties at density 0.5, dare_ties, slerp) both tools merge
-the same recipe, one after the other, after `sync`; measure.py records wall time, VmHWM and peak
-anonymous memory. The I/O floor is `cat` of the three inputs to /dev/null.
+the same recipe, one after the other, each after reading the inputs once (warm page cache) and a
+`sync`; measure.py records wall time, VmHWM and peak anonymous memory. The I/O floor is `cat` of
+the three inputs to /dev/null, warm.
 
 Usage: python3 merge_benchmark.py AMALGAM_BINARY MERGEKIT_YAML_BINARY WORK [repetitions]
 """
@@ -31,6 +32,8 @@ recipes = {
 
 
 def measure(label, command):
+    # Every run starts with warm inputs (read once with cat) and no dirty pages from the last run.
+    subprocess.run(["cat", *shards], stdout=subprocess.DEVNULL, check=True)
     subprocess.run(["sync"], check=True)
     out = subprocess.run([sys.executable, os.path.join(here, "measure.py"), label, "--", *command],
                          capture_output=True, text=True)

@@ -81,24 +81,21 @@ extension MergeKernels {
     private static func withFlatRules<R>(_ rules: [KeepRule], count n: Int, _ body: (UnsafePointer<FlatRule>) -> R) -> R {
         var flat: [FlatRule] = []
         flat.reserveCapacity(rules.count)
-        // Masks are copied into one contiguous byte buffer so their addresses stay valid for the call.
-        var bytes = [UInt8](repeating: 0, count: rules.reduce(0) { if case .mask = $1 { return $0 + n } else { return $0 } })
-        return bytes.withUnsafeMutableBytes { storage in
-            var next = 0
-            for rule in rules {
-                switch rule {
-                case .all, .window:
-                    flat.append(FlatRule(rule, mask: nil))
-                case .mask(let flags):
-                    precondition(flags.count == n, "KeepRule.mask: \(flags.count) flags for \(n) elements")
-                    let place = storage.baseAddress.unsafelyUnwrapped.advanced(by: next)
-                    flags.withUnsafeBytes { if let source = $0.baseAddress { place.copyMemory(from: source, byteCount: n) } }
-                    flat.append(FlatRule(rule, mask: UnsafeRawPointer(place)))
-                    next += n
-                }
+        // Each mask stays pinned (its closure still open) while `body` runs.
+        func pin(_ k: Int) -> R {
+            if k == rules.count { return flat.withUnsafeBufferPointer { body($0.baseAddress.unsafelyUnwrapped) } }
+            guard case .mask(let flags) = rules[k] else {
+                flat.append(FlatRule(rules[k], mask: nil))
+                return pin(k + 1)
             }
-            return flat.withUnsafeBufferPointer { body($0.baseAddress.unsafelyUnwrapped) }
+            precondition(flags.count == n, "KeepRule.mask: \(flags.count) flags for \(n) elements")
+            return flags.withUnsafeBytes { bytes in
+                // An empty block has a nil base address; nothing is read then.
+                flat.append(FlatRule(rules[k], mask: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 0x10).unsafelyUnwrapped))
+                return pin(k + 1)
+            }
         }
+        return pin(0)
     }
 
     /// Runs `body` with the models' base addresses.

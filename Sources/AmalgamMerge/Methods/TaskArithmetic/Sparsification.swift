@@ -120,12 +120,6 @@ struct SparsificationPlan: Sendable {
         return .mask(keep(magnitudes: needsMagnitudes ? magnitudes() : [Float](repeating: 0, count: count), start: start))
     }
 
-    /// Keep flags, or nil when every element is kept. `magnitudes` (|δ| of the chunk) is read only
-    /// when ``needsMagnitudes``.
-    func keepMask(count: Int, magnitudes: @autoclosure () -> [Float], start: Int) -> [Bool]? {
-        keepsAll ? nil : keep(magnitudes: needsMagnitudes ? magnitudes() : [Float](repeating: 0, count: count), start: start)
-    }
-
     /// Keep flags for elements `start ..< start + magnitudes.count`, given their |δ|.
     /// For DELLA the chunk must start and end on row boundaries.
     func keep(magnitudes: [Float], start: Int) -> [Bool] {

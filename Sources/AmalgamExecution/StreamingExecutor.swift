@@ -110,13 +110,14 @@ public struct StreamingExecutor {
         // Inputs stay memory-mapped: multi-pass methods read each page several times, and the map
         // pays its faults once.
         let tensors = try inputs.map { try plan.checkpoints[$0.checkpoint].tensor(named: $0.tensorName) }
-        let load: @Sendable (Int) -> ChunkInputs = { block in
-            let range = (block * size)..<min((block + 1) * size, n)
+        let blockRange: @Sendable (Int) -> Range<Int> = { block in (block * size)..<min((block + 1) * size, n) }
+        let loadRange: @Sendable (Range<Int>) -> ChunkInputs = { range in
             let values = tensors.map { Self.decode($0.bytes, $0.dtype, range, rounding) }
             return ChunkInputs(range: range, base: hasBase ? values[0] : nil, models: Array(values.dropFirst(hasBase ? 1 : 0)))
         }
+        let load: @Sendable (Int) -> ChunkInputs = { loadRange(blockRange($0)) }
         let threads = options.threads
-        let scanner = TensorScanner(sum: { width, body in
+        let scanner = TensorScanner(blockCount: blockCount, sum: { width, body in
             let parts = Parallel.mapChunks(count: blockCount, chunkSize: blocksPerItem, threads: threads) { blocks in
                 var accumulator = [Double](repeating: 0, count: width)
                 for block in blocks { body(load(block), &accumulator) }
@@ -125,9 +126,11 @@ public struct StreamingExecutor {
             guard var total = parts.first else { return [Double](repeating: 0, count: width) }
             for part in parts.dropFirst() { for k in total.indices { total[k] += part[k] } }
             return total
-        }, map: { stride, body in
+        }, map: { piece, body in
             Parallel.mapChunks(count: blockCount, chunkSize: blocksPerItem, threads: threads) { blocks in
-                blocks.filter { $0 % stride == 0 }.map { body(load($0)) }
+                blocks.map { block in
+                    body(piece.map { loadRange(TensorScanner.piece(of: blockRange(block), index: block, length: $0)) } ?? load(block))
+                }
             }.flatMap { $0 }
         })
         let kernel = try method.prepare(scan: scanner, count: n, shape: step.shape, hasBase: hasBase,

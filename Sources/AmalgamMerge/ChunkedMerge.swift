@@ -36,38 +36,59 @@ public struct TensorScanner: Sendable {
     public typealias Accumulate = @Sendable (_ block: ChunkInputs, _ accumulator: inout [Double]) -> Void
 
     private let accumulatePass: @Sendable (_ width: Int, _ body: @escaping Accumulate) -> [Double]
-    private let mapPass: @Sendable (_ stride: Int, _ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]
+    private let mapPass: @Sendable (_ piece: Int?, _ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]
+    /// Blocks in the tensor.
+    public let blockCount: Int
 
     /// - Parameters:
+    ///   - blockCount: how many blocks the tensor has.
     ///   - sum: runs the body over every block (in parallel) into accumulators of `width`
     ///     zeros and adds them up in a fixed order (deterministic at any thread count).
-    ///   - map: runs the body on blocks 0, stride, 2·stride, … (in parallel) and returns the
-    ///     results in block order.
-    public init(sum: @escaping @Sendable (_ width: Int, _ body: @escaping Accumulate) -> [Double],
-                map: @escaping @Sendable (_ stride: Int, _ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]) {
+    ///   - map: runs the body on every block (in parallel) and returns the results in block
+    ///     order; with a `piece` length, on ``piece(of:index:length:)`` of every block only.
+    public init(blockCount: Int, sum: @escaping @Sendable (_ width: Int, _ body: @escaping Accumulate) -> [Double],
+                map: @escaping @Sendable (_ piece: Int?, _ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]]) {
+        self.blockCount = blockCount
         accumulatePass = sum
         mapPass = map
     }
 
     /// A sequential scanner over the given blocks, in order (tests and whole-tensor forms).
     public init(blocks: [ChunkInputs]) {
-        self.init(sum: { width, body in
+        self.init(blockCount: blocks.count, sum: { width, body in
             var accumulator = [Double](repeating: 0, count: width)
             for block in blocks { body(block, &accumulator) }
             return accumulator
-        }, map: { stride, body in Swift.stride(from: 0, to: blocks.count, by: stride).map { body(blocks[$0]) } })
+        }, map: { piece, body in
+            blocks.enumerated().map { index, block in
+                guard let piece else { return body(block) }
+                let range = Self.piece(of: block.range, index: index, length: piece)
+                let local = (range.lowerBound - block.range.lowerBound)..<(range.upperBound - block.range.lowerBound)
+                return body(ChunkInputs(range: range, base: block.base.map { Array($0[local]) }, models: block.models.map { Array($0[local]) }))
+            }
+        })
     }
 
     /// A scanner over one block holding the whole tensor (the whole-tensor forms of chunked code).
     public static func single(_ chunk: ChunkInputs) -> TensorScanner { TensorScanner(blocks: [chunk]) }
 
-    /// Per-block results, in block order.
-    public func map(_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]] { mapPass(1, body) }
+    /// The part of block `index` (covering `block`) that a sample reads: `length` consecutive
+    /// elements at an offset that varies from block to block (a fixed hash of the index, so
+    /// every run reads the same elements), or the whole block when it is not longer.
+    public static func piece(of block: Range<Int>, index: Int, length: Int) -> Range<Int> {
+        guard length >= 0, length < block.count else { return block }
+        let offset = Int((UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15) >> 33) % (block.count - length + 1)
+        return (block.lowerBound + offset)..<(block.lowerBound + offset + length)
+    }
 
-    /// Per-block results of every `stride`-th block (blocks 0, stride, 2·stride, …), in block
-    /// order: a cheap sample of the tensor.
-    public func sample(every stride: Int, _ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]] {
-        mapPass(max(stride, 1), body)
+    /// Per-block results, in block order.
+    public func map(_ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]] { mapPass(nil, body) }
+
+    /// A cheap sample that touches every block: `body` runs on a piece of each block (see
+    /// ``piece(of:index:length:)``), sized so the pieces hold about `total` elements in all
+    /// (at least one per block). Results come back in block order.
+    public func sample(about total: Int, _ body: @escaping @Sendable (ChunkInputs) -> [Double]) -> [[Double]] {
+        mapPass(max(1, (total + max(blockCount, 1) - 1) / max(blockCount, 1)), body)
     }
 
     /// Element-wise sums over all blocks: `body` adds each block's part into an accumulator of

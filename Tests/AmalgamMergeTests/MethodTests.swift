@@ -151,11 +151,17 @@ struct MethodTests {
     func bracketedSelection() {
         var generator = SeededGenerator(seed: 33)
         let n = 300_000, size = 1_000
-        // Source 0: heavy ties (41 levels). Source 1: continuous. Source 2: the sampled blocks
-        // (every 16th) hold only zeros, so the sample lies about the rest: the bracket must miss.
+        // Source 0: heavy ties (41 levels). Source 1: continuous. Source 2: the sampled pieces
+        // (437 of each block's 1,000 elements) hold only zeros, so the sample lies about the
+        // rest: the bracket must miss the median.
         let tied = (0..<n).map { _ in Float(Int.random(in: 0...40, using: &generator)) * 0.25 }
         let smooth = (0..<n).map { _ in Float.random(in: 0..<1, using: &generator) }
-        let skewed = (0..<n).map { j in (j / size) % MagnitudeSelection.sampleStride == 0 ? 0 : Float(j % 97) + 1 }
+        let pieceLength = (MagnitudeSelection.sampleSize + n / size - 1) / (n / size)
+        let sampled = Set((0..<(n / size)).flatMap { b in TensorScanner.piece(of: (b * size)..<((b + 1) * size), index: b, length: pieceLength) })
+        let skewed: [Float] = (0..<n).map { j in sampled.contains(j) ? 0 : Float(j % 97) + 1 }
+        #expect(pieceLength == 437 && sampled.count == 437 * (n / size))
+        #expect(Set((0..<10).map { TensorScanner.piece(of: 0..<1_000, index: $0, length: 437).lowerBound }).count > 5, "offsets vary by block")
+        #expect(TensorScanner.piece(of: 5..<9, index: 3, length: 10) == 5..<9, "a short block is read whole")
         let blocks = stride(from: 0, to: n, by: size).map { start in
             ChunkInputs(range: start..<(start + size), base: nil,
                         models: [Array(tied[start..<(start + size)]), Array(smooth[start..<(start + size)]), Array(skewed[start..<(start + size)])])

@@ -3,9 +3,9 @@
 //
 // Magnitudes |δ| are non-negative floats, whose bit patterns sort like the values.
 //
-// Large tensors first try a bracket (two passes, one of them over a sixteenth of the blocks):
-// a sample of every 16th block gives two values `low` ≤ `high` whose ranks, with high
-// probability, enclose the wanted one; one full pass then counts the elements below `low`, equal
+// Large tensors first try a bracket (a sample, then one pass): a short piece of every block, about
+// 128 Ki values in all, gives two values `low` ≤ `high` whose ranks, with high probability,
+// enclose the wanted one; one full pass then counts the elements below `low`, equal
 // to `low` and equal to `high` per block, and keeps the few values strictly between them. The
 // rank is then resolved exactly from those counts and values (a heavy tie at a bound costs no
 // memory: it is counted, not kept). If the wanted rank falls outside the bracket, the
@@ -44,8 +44,8 @@ enum MagnitudeSelection {
 
     /// Tensors at least this large try the sampled bracket first.
     static let bracketMinimum = 1 << 20
-    /// Every this-many-th block is sampled for the bracket.
-    static let sampleStride = 16
+    /// Values per source in the bracket's sample.
+    static let sampleSize = 1 << 17
 
     /// Answers every query, all sources at once: by the sampled bracket for tensors of at least
     /// ``bracketMinimum`` elements (`count`), by histogram passes otherwise or when the bracket
@@ -76,11 +76,9 @@ enum MagnitudeSelection {
                           magnitudes: @escaping @Sendable (ChunkInputs) -> [[Float]],
                           counter: BracketCounter? = nil) -> [(RankThreshold, [Int: Int])?] {
         let sources = (queries.map(\.source).max() ?? 0) + 1
-        // Sample: every 16th block, every step-th element of it, about 128 Ki values per source.
-        let step = max(1, n / sampleStride / (1 << 17))
-        let parts = scan.sample(every: sampleStride) { chunk in
-            magnitudes(chunk).flatMap { values in Swift.stride(from: 0, to: values.count, by: step).map { Double(values[$0]) } }
-        }
+        // Sample: a short piece of every block, about 128 Ki values per source (only the pieces
+        // are decoded).
+        let parts = scan.sample(about: sampleSize) { chunk in magnitudes(chunk).flatMap { $0.map(Double.init) } }
         var samples = [[Float]](repeating: [], count: sources)
         for s in 0..<sources {
             samples[s].reserveCapacity(parts.reduce(0) { $0 + $1.count / sources })

@@ -114,40 +114,6 @@ public enum MergeKernels {
         }
     }
 
-    /// Counts of `values` below `low`, equal to `low` and equal to `high`, and the values strictly
-    /// between the two appended to `between` (in index order). For the bracketed rank selection.
-    public static func bracketCounts(_ values: [Float], low: Float, high: Float, between: inout [Double]) -> (below: Int, equalLow: Int, equalHigh: Int) {
-        var below = 0, equalLow = 0, equalHigh = 0
-        values.withUnsafeBufferPointer { vs in
-            // SAFETY: reads stay inside vs (whole groups of 8, then the tail).
-            guard let v = vs.baseAddress else { return }
-            let lo = SIMD8<Float>(repeating: low), hi = SIMD8<Float>(repeating: high), zero = SIMD8<Int32>(repeating: 0)
-            var b = zero, l = zero, h = zero
-            let whole = vs.count / 8 * 8
-            for j in stride(from: 0, to: whole, by: 8) {
-                let x = UnsafeRawPointer(v + j).loadUnaligned(as: SIMD8<Float>.self)
-                b &+= zero.replacing(with: 1, where: x .< lo)
-                l &+= zero.replacing(with: 1, where: x .== lo)
-                h &+= zero.replacing(with: 1, where: x .== hi)
-                // Values strictly inside are rare: test the group, then its lanes.
-                if any((x .> lo) .& (x .< hi)) {
-                    for lane in 0..<8 where x[lane] > low && x[lane] < high { between.append(Double(x[lane])) }
-                }
-            }
-            below = Int(b.wrappedSum())
-            equalLow = Int(l.wrappedSum())
-            equalHigh = Int(h.wrappedSum())
-            for j in whole..<vs.count {
-                let x = v[j]
-                below += x < low ? 1 : 0
-                equalLow += x == low ? 1 : 0
-                equalHigh += x == high ? 1 : 0
-                if x > low && x < high { between.append(Double(x)) }
-            }
-        }
-        return (below, equalLow, equalHigh)
-    }
-
     /// The value of ascending rank `rank` among non-negative floats (no NaN), in linear time: a
     /// histogram of the top 16 bits of the bit patterns (which sort like the values), then one
     /// of the low 16 bits inside the bin that holds the rank.

@@ -1,12 +1,14 @@
 // The task-vector merge of one block, fused: per model, one loop forms δ_i = x_i − base, decides
 // which elements survive and adds the scaled survivors straight into the sum (or, for TIES sign
-// consensus, into the running total and a per-model row); no |δ| arrays, masks or zero-filled
-// temporaries in between. Model-by-model loops over the cache-resident block beat one loop over
+// consensus, into the running total and a per-model row); no |δ| arrays or per-model masks in
+// between. Model-by-model loops over the cache-resident block beat one loop over
 // elements with an inner loop over models (measured by Benchmarks/MergeKernelBenchmark): each loop
 // has one rule kind and vectorizes.
 //
 // Which elements survive is a `KeepRule` per model: all of them, a precomputed mask (random drops,
-// index-ordered tie splits), or a magnitude window tested on the fly against |δ_i|.
+// index-ordered tie splits), or a magnitude window tested on the fly against |δ_i|. The counting
+// loop of the rank selection (`bracketCounts`) lives here too, over stored magnitudes or over
+// |x − base| directly.
 // Products and sums are Float32 in model order, as the reference twins in
 // Reference/ReferenceMergeKernels.swift compute them; the tests compare the two.
 
@@ -212,53 +214,70 @@ extension MergeKernels {
         }
     }
 
+    /// Counts of `values` below `low`, equal to `low` and equal to `high`, and the values strictly
+    /// between the two appended to `between` (in index order). For the bracketed rank selection.
+    public static func bracketCounts(_ values: [Float], low: Float, high: Float, between: inout [Double]) -> (below: Int, equalLow: Int, equalHigh: Int) {
+        values.withUnsafeBufferPointer { vs in
+            // SAFETY: countBracket reads indices below vs.count only (whole vectors, then the tail).
+            guard let v = vs.baseAddress else { return (0, 0, 0) }
+            return countBracket(count: vs.count, low: low, high: high, between: &between,
+                                vector: { UnsafeRawPointer(v + $0).loadUnaligned(as: V<Float>.self) }, scalar: { v[$0] })
+        }
+    }
+
     /// ``bracketCounts(_:low:high:between:)`` of the magnitudes |x − base|, without materialising them.
     public static func bracketCounts(differenceOf x: [Float], _ base: [Float], low: Float, high: Float,
                                      between: inout [Double]) -> (below: Int, equalLow: Int, equalHigh: Int) {
         precondition(x.count == base.count, "bracketCounts: length mismatch")
-        let n = x.count
-        var below = 0, equalLow = 0, equalHigh = 0
+        return x.withUnsafeBufferPointer { xs in
+            base.withUnsafeBufferPointer { bs in
+                // SAFETY: countBracket reads indices below xs.count = bs.count only.
+                guard let xp = xs.baseAddress, let bp = bs.baseAddress else { return (0, 0, 0) }
+                return countBracket(count: xs.count, low: low, high: high, between: &between,
+                                    vector: { magnitude(UnsafeRawPointer(xp + $0).loadUnaligned(as: V<Float>.self)
+                                                        - UnsafeRawPointer(bp + $0).loadUnaligned(as: V<Float>.self)) },
+                                    scalar: { abs(xp[$0] - bp[$0]) })
+            }
+        }
+    }
+
+    /// The counting loop of both ``bracketCounts(_:low:high:between:)`` forms, over the n values
+    /// that `vector(j)` (the `width` values from j) and `scalar(j)` produce.
+    @inline(__always)
+    private static func countBracket(count n: Int, low: Float, high: Float, between: inout [Double],
+                                     vector: (Int) -> V<Float>, scalar: (Int) -> Float) -> (below: Int, equalLow: Int, equalHigh: Int) {
         // Values strictly inside go to a scratch buffer first (no array growth in the loop), found
         // through a lane bitmask so the common group with none costs no branch per lane.
         // SAFETY: the scratch holds n values, at most n are stored, and only the first insideCount
         // (all written) are read; it is freed on return.
-        let inside = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(n, 1))
+        let inside = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
         defer { inside.deallocate() }
         var insideCount = 0
-        x.withUnsafeBufferPointer { xs in
-            base.withUnsafeBufferPointer { bs in
-                // SAFETY: reads stay inside both buffers (whole vectors, then the tail).
-                guard let xp = xs.baseAddress, let bp = bs.baseAddress, let sb = inside.baseAddress else { return }
-                let lo = V<Float>(repeating: low), hi = V<Float>(repeating: high), zero = V<Int32>(repeating: 0)
-                let lanes = V<Int32>((0..<width).map { Int32(1) << Int32($0) })
-                var bl = zero, el = zero, eh = zero
-                let whole = n / width * width
-                for j in stride(from: 0, to: whole, by: width) {
-                    let a = magnitude(UnsafeRawPointer(xp + j).loadUnaligned(as: V<Float>.self)
-                                      - UnsafeRawPointer(bp + j).loadUnaligned(as: V<Float>.self))
-                    bl &+= zero.replacing(with: 1, where: a .< lo)
-                    el &+= zero.replacing(with: 1, where: a .== lo)
-                    eh &+= zero.replacing(with: 1, where: a .== hi)
-                    var bits = UInt32(zero.replacing(with: lanes, where: (a .> lo) .& (a .< hi)).wrappedSum())
-                    while bits != 0 {
-                        sb[insideCount] = a[Int(bits.trailingZeroBitCount)]
-                        insideCount += 1
-                        bits &= bits &- 1
-                    }
-                }
-                below = Int(bl.wrappedSum())
-                equalLow = Int(el.wrappedSum())
-                equalHigh = Int(eh.wrappedSum())
-                for j in whole..<n {
-                    let a = abs(xp[j] - bp[j])
-                    below += a < low ? 1 : 0
-                    equalLow += a == low ? 1 : 0
-                    equalHigh += a == high ? 1 : 0
-                    if a > low && a < high {
-                        sb[insideCount] = a
-                        insideCount += 1
-                    }
-                }
+        let lo = V<Float>(repeating: low), hi = V<Float>(repeating: high), zero = V<Int32>(repeating: 0)
+        let lanes = V<Int32>((0..<width).map { Int32(1) << Int32($0) })
+        var bl = zero, el = zero, eh = zero
+        let whole = n / width * width
+        for j in stride(from: 0, to: whole, by: width) {
+            let a = vector(j)
+            bl &+= zero.replacing(with: 1, where: a .< lo)
+            el &+= zero.replacing(with: 1, where: a .== lo)
+            eh &+= zero.replacing(with: 1, where: a .== hi)
+            var bits = UInt32(zero.replacing(with: lanes, where: (a .> lo) .& (a .< hi)).wrappedSum())
+            while bits != 0 {
+                inside[insideCount] = a[Int(bits.trailingZeroBitCount)]
+                insideCount += 1
+                bits &= bits &- 1
+            }
+        }
+        var below = Int(bl.wrappedSum()), equalLow = Int(el.wrappedSum()), equalHigh = Int(eh.wrappedSum())
+        for j in whole..<n {
+            let a = scalar(j)
+            below += a < low ? 1 : 0
+            equalLow += a == low ? 1 : 0
+            equalHigh += a == high ? 1 : 0
+            if a > low && a < high {
+                inside[insideCount] = a
+                insideCount += 1
             }
         }
         between.reserveCapacity(between.count + insideCount)

@@ -49,7 +49,7 @@ public struct MergePlan: Sendable {
     ///
     /// Chunked methods: per thread, one block's inputs, working copies and output in Float32
     /// (blocks of `blockElements`) and a scan accumulator (up to 65,536 Float64 histogram bins per
-    /// model), plus up to three work items' encoded output per thread in flight (items of
+    /// model, or per quartile for arcee_fusion's three), plus up to three work items' encoded output per thread in flight (items of
     /// `workElements`). Whole-tensor
     /// methods: the largest tensor's inputs and output in Float32 plus one Float64 working copy
     /// per model.
@@ -70,7 +70,7 @@ public struct MergePlan: Sendable {
             let inputs = tensor.models.count + (tensor.base == nil ? 0 : 1)
             if chunked {
                 let block = min(n, blockElements), item = min(n, workElements), threads = max(threads, 1)
-                return threads * ((2 * inputs + 4) * 4 * block + 65_536 * 8 * tensor.models.count + 3 * item * tensor.dtype.byteWidth)
+                return threads * ((2 * inputs + 4) * 4 * block + 65_536 * 8 * max(tensor.models.count, 3) + 3 * item * tensor.dtype.byteWidth)
             }
             return (inputs + 1) * 4 * n + tensor.models.count * 8 * n + tensor.outputBytes
         }.max() ?? 0

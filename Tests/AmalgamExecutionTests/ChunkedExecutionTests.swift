@@ -70,4 +70,89 @@ struct ChunkedExecutionTests {
         #expect(StreamingExecutor.chunkSize(for: [23, 1024], target: 4096) == 4096)
         #expect(StreamingExecutor.chunkSize(for: [3, 5000], target: 4096) == 5000, "at least one whole row")
     }
+
+    /// Writes a one-tensor checkpoint `w` of shape [values.count / 1024, 1024].
+    static func write(_ path: String, _ values: [Float]) throws {
+        let shape: Shape = [values.count / 1024, 1024]
+        let writer = try CheckpointWriter(destination: path, tensors: [PlannedTensor(name: "w", dtype: .float32, shape: shape)],
+                                          maxShardBytes: nil, overwrite: false)
+        try writer.write("w", Tensor(float32: values, shape: shape, dtype: .float32))
+        try writer.finish()
+    }
+
+    @Test("Methods with whole-tensor statistics stream in blocks: same bytes at 1 and 2 threads, and their whole-tensor formulas",
+          arguments: ["model_stock", "model_stock filter_wise", "nuslerp", "nuslerp rows", "nuslerp row_wise", "nuslerp nobase",
+                      "multislerp", "multislerp nobase", "karcher", "sce", "sce topk", "sce topk large", "ram", "ramplus_tl",
+                      "arcee_fusion", "arcee_fusion large"])
+    func streamedMatchesWholeFormula(argument: String) throws {
+        let folder = TemporaryDirectory()
+        let words = argument.split(separator: " ").map(String.init)
+        let method = words[0], variant = words.count > 1 ? words[1] : "", large = argument.hasSuffix("large")
+        // 23,552 elements in blocks of 4 rows (six blocks), or 1,105,920 in blocks of 16 rows.
+        let n = (large ? 1080 : 23) * 1024
+        var generator = SeededGenerator(seed: 11)
+        let base = (0..<n).map { _ in Float(Int.random(in: -64...64, using: &generator)) / 64 }
+        // Fine-tunes: the base changed at about a third of the positions (so changes are unique
+        // to one model, shared, or absent, and many variances are zero).
+        let models = (0..<3).map { _ in
+            base.map { x in Int.random(in: 0..<3, using: &generator) == 0 ? x + Float(Int.random(in: -8...8, using: &generator)) / 64 : x }
+        }
+        try Self.write(folder.child("base"), base)
+        for (i, model) in models.enumerated() { try Self.write(folder.child("m\(i)"), model) }
+        let usesBase = !["karcher"].contains(method) && variant != "nobase"
+        let modelCount = ["nuslerp"].contains(method) ? 2 : (method == "arcee_fusion" ? 1 : 3)
+        let weights = [0.7, 0.4, 0.2]
+        let parameters: String = switch argument {
+        case "model_stock filter_wise": "parameters: {filter_wise: true}\n"
+        case "nuslerp rows": "parameters: {nuslerp_flatten: false}\n"
+        case "nuslerp row_wise": "parameters: {nuslerp_flatten: false, nuslerp_row_wise: true}\n"
+        case "sce topk", "sce topk large": "parameters: {select_topk: 0.6}\n"
+        default: ""
+        }
+        let weighted = ["nuslerp", "multislerp"].contains(method)
+        var text = "merge_method: \(method)\n" + (usesBase ? "base_model: \(folder.child("base"))\n" : "") + parameters + "models:\n"
+        for i in 0..<modelCount {
+            text += "  - model: \(folder.child("m\(i)"))\n" + (weighted ? "    parameters: {weight: \(weights[i])}\n" : "")
+        }
+        var outputs: [[Float]] = []
+        for threads in [1, 2] {
+            var options = MergeOptions()
+            options.threads = threads
+            options.chunkElements = large ? 16_384 : 4096
+            options.workElements = large ? 1 << 18 : 8192
+            let plan = try Planner().plan(try RecipeParser().parse(text, path: "r.yaml"), output: folder.child("out\(threads)"), options: options)
+            try StreamingExecutor().execute(plan, output: folder.child("out\(threads)"), options: options)
+            outputs.append(try Checkpoint(opening: folder.child("out\(threads)")).tensor(named: "w").float32Values())
+        }
+        #expect(outputs[0] == outputs[1], "1 and 2 threads")
+        let inputs = Array(models.prefix(modelCount))
+        let t = weights[1] / (weights[0] + weights[1])
+        let expected: [Float] = switch argument {
+        case "model_stock": WholeTensorReference.modelStock(base: base, models: inputs, rowLength: n)
+        case "model_stock filter_wise": WholeTensorReference.modelStock(base: base, models: inputs, rowLength: 1024)
+        case "nuslerp": WholeTensorReference.nuslerp(base: base, models: inputs, t: t, vectors: [Array(0..<n)])
+        case "nuslerp nobase": WholeTensorReference.nuslerp(base: nil, models: inputs, t: t, vectors: [Array(0..<n)])
+        case "nuslerp rows":
+            WholeTensorReference.nuslerp(base: base, models: inputs, t: t, vectors: stride(from: 0, to: n, by: 1024).map { Array($0..<$0 + 1024) })
+        case "nuslerp row_wise":
+            WholeTensorReference.nuslerp(base: base, models: inputs, t: t, vectors: (0..<1024).map { k in Array(stride(from: k, to: n, by: 1024)) })
+        case "multislerp": WholeTensorReference.multislerp(base: base, models: inputs, weights: weights)
+        case "multislerp nobase": WholeTensorReference.multislerp(base: nil, models: inputs, weights: weights)
+        case "karcher": WholeTensorReference.karcher(models: inputs)
+        case "sce": WholeTensorReference.sce(base: base, models: inputs, topk: 1)
+        case "sce topk", "sce topk large": WholeTensorReference.sce(base: base, models: inputs, topk: 0.6)
+        case "ram": WholeTensorReference.ram(base: base, models: inputs, rescale: nil)
+        case "ramplus_tl": WholeTensorReference.ram(base: base, models: inputs, rescale: (0.1, 0.2))
+        default: WholeTensorReference.arceeFusion(base: base, model: inputs[0], rowLength: 1024)
+        }
+        if method == "arcee_fusion" {
+            #expect(outputs[0] == expected, "the same mask: every element is the model's or the base's")
+        } else {
+            let worst = zip(outputs[0], expected).map { Double(abs($0 - $1)) / max(1, Double(abs($1))) }.max() ?? 0
+            #expect(worst <= 1e-6, "largest relative difference \(worst)")
+        }
+        // The output is not trivially the base or one input.
+        #expect(outputs[0] != base && !inputs.contains(outputs[0]))
+    }
 }
+

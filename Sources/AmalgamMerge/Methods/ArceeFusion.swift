@@ -14,7 +14,7 @@ import AmalgamCore
 import Foundation
 
 /// Importance-masked fusion of one model into the base.
-public enum ArceeFusion: MergeMethod {
+public enum ArceeFusion: ChunkedMergeMethod {
     public static let name = "arcee_fusion"
     public static let summary = "Add the other model's changes only where |δ| times the row's softmax KL divergence is an outlier."
     public static let baseModel = BaseModelRequirement.required
@@ -22,11 +22,26 @@ public enum ArceeFusion: MergeMethod {
     public static let parameters: [ParameterSpec] = []
 
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        guard let base = inputs.base, let model = inputs.models.first else {
+        try mergeWhole(inputs, context: context)
+    }
+
+    /// Rows (the last dimension) lie inside every block, so importance is computed block by
+    /// block; the three quartiles are exact order statistics over the tensor (streaming passes).
+    public static func prepare(scan: TensorScanner, count n: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        guard hasBase, context.perModel.count == 1 else {
             throw .badInputs(tensor: context.tensorName, method: name, reason: "needs the base and one other model")
         }
-        let n = base.count
-        let rowLength = max(inputs.shape.dimensions.last ?? n, 1)
+        let rowLength = max(shape.dimensions.last ?? n, 1)
+        guard n > 0 else { return Kernel(rowLength: rowLength, threshold: 0) }
+        let ranks = [0.5, 0.75, 0.25].map { Int($0 * Double(n - 1)) }
+        let q = TensorOrderStatistics.select(scan, count: n, ranks: ranks) { importance($0, rowLength: rowLength) }
+        return Kernel(rowLength: rowLength, threshold: q[0] + 1.5 * (q[1] - q[2]))
+    }
+
+    /// |δ| times its row's KL(softmax(X) ‖ softmax(B)), for every element of the block.
+    static func importance(_ chunk: ChunkInputs, rowLength: Int) -> [Double] {
+        guard let base = chunk.base else { return [] }
+        let model = chunk.models[0], n = base.count
         var importance = [Double](repeating: 0, count: n)
         for start in stride(from: 0, to: n, by: rowLength) {
             let row = start..<min(start + rowLength, n)
@@ -35,11 +50,18 @@ public enum ArceeFusion: MergeMethod {
             for k in p.indices { kl += (p[k] + 1e-8) * log((p[k] + 1e-8) / (q[k] + 1e-8)) }
             for j in row { importance[j] = abs(Double(model[j]) - Double(base[j])) * kl }
         }
-        let sorted = importance.sorted()
-        let threshold = quantile(sorted, 0.5) + 1.5 * (quantile(sorted, 0.75) - quantile(sorted, 0.25))
-        var out = [Float](repeating: 0, count: n)
-        for j in 0..<n { out[j] = importance[j] >= threshold ? model[j] : base[j] }
-        return out
+        return importance
+    }
+
+    struct Kernel: ChunkKernel {
+        let rowLength: Int
+        let threshold: Double
+        func merge(_ chunk: ChunkInputs) -> [Float] {
+            guard let base = chunk.base else { return [] }
+            let model = chunk.models[0]
+            let importance = ArceeFusion.importance(chunk, rowLength: rowLength)
+            return base.indices.map { importance[$0] >= threshold ? model[$0] : base[$0] }
+        }
     }
 
     /// Softmax of `values[range]` in Float64.
@@ -48,12 +70,5 @@ public enum ArceeFusion: MergeMethod {
         let exps = range.map { exp(Double(values[$0]) - peak) }
         let total = exps.reduce(0, +)
         return exps.map { $0 / total }
-    }
-
-    /// Quantile q of sorted values: the element at ⌊q·(n−1)⌋, no interpolation (mergekit's rule;
-    /// checked bit for bit against the arcee_fusion_f64 golden, which interpolation fails).
-    static func quantile(_ sorted: [Double], _ q: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        return sorted[Int(q * Double(sorted.count - 1))]
     }
 }

@@ -12,7 +12,7 @@
 import AmalgamCore
 
 /// Model Stock.
-public enum ModelStock: MergeMethod {
+public enum ModelStock: ChunkedMergeMethod {
     public static let name = "model_stock"
     public static let summary = "Average of the fine-tunes, interpolated toward the base by their mean pairwise angle."
     public static let baseModel = BaseModelRequirement.required
@@ -22,39 +22,72 @@ public enum ModelStock: MergeMethod {
     ]
 
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        guard let base = inputs.base, inputs.models.count >= 2 else {
+        try mergeWhole(inputs, context: context)
+    }
+
+    /// Per tensor: one Gram pass over the task vectors gives the ratio. Filter-wise: rows are
+    /// whole inside every block, so the kernel finds each row's ratio itself.
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        let m = context.perModel.count
+        guard hasBase, m >= 2 else {
             throw .badInputs(tensor: context.tensorName, method: name, reason: "needs the base and at least two other models")
         }
-        let rowLength = (context.flag("filter_wise") ?? false) && inputs.shape.rank >= 2
-            ? inputs.shape.dimensions.dropFirst().reduce(1, *) : max(base.count, 1)
-        let n = Double(inputs.models.count)
-        var out = [Float](repeating: 0, count: base.count)
-        for rowStart in stride(from: 0, to: base.count, by: rowLength) {
-            let row = rowStart..<min(rowStart + rowLength, base.count)
-            var cosines = 0.0, pairs = 0
-            for i in inputs.models.indices {
-                for k in inputs.models.indices where k > i {
-                    var dot = 0.0, ni = 0.0, nk = 0.0
-                    for j in row {
-                        let a = Double(inputs.models[i][j]) - Double(base[j])
-                        let b = Double(inputs.models[k][j]) - Double(base[j])
-                        dot += a * b
-                        ni += a * a
-                        nk += b * b
-                    }
-                    cosines += min(max(dot / max(ni.squareRoot() * nk.squareRoot(), 1e-6), -1), 1)
-                    pairs += 1
-                }
-            }
-            let c = cosines / Double(pairs)
-            let t = n * c / (1 + (n - 1) * c)
-            for j in row {
-                var mean = 0.0
-                for model in inputs.models { mean += Double(model[j]) }
-                mean /= n
-                out[j] = Float(t * mean + (1 - t) * Double(base[j]))
+        if (context.flag("filter_wise") ?? false) && shape.rank >= 2 {
+            return Kernel(rowLength: shape.dimensions.dropFirst().reduce(1, *), ratio: nil)
+        }
+        return Kernel(rowLength: nil, ratio: ratio(TensorGram.compute(scan, models: m, subtractBase: true)))
+    }
+
+    /// t = N c / (1 + (N − 1) c) from the task vectors' Gram matrix.
+    static func ratio(_ g: [[Double]]) -> Double {
+        let n = g.count
+        var cosines = 0.0, pairs = 0
+        for i in 0..<n {
+            for k in (i + 1)..<n {
+                cosines += min(max(g[i][k] / max(g[i][i].squareRoot() * g[k][k].squareRoot(), 1e-6), -1), 1)
+                pairs += 1
             }
         }
-        return out
+        let c = cosines / Double(pairs)
+        return Double(n) * c / (1 + Double(n - 1) * c)
+    }
+
+    struct Kernel: ChunkKernel {
+        /// Filter-wise: the row length (each row gets its own ratio).
+        let rowLength: Int?
+        /// Per tensor: the ratio.
+        let ratio: Double?
+
+        func merge(_ chunk: ChunkInputs) -> [Float] {
+            guard let base = chunk.base else { return [] }
+            let n = base.count, models = chunk.models
+            var out = [Float](repeating: 0, count: n)
+            let length = rowLength ?? max(n, 1)
+            for rowStart in stride(from: 0, to: n, by: length) {
+                let row = rowStart..<min(rowStart + length, n)
+                let t: Double
+                if let ratio {
+                    t = ratio
+                } else {
+                    var g = [[Double]](repeating: [Double](repeating: 0, count: models.count), count: models.count)
+                    for i in models.indices {
+                        for k in i..<models.count {
+                            var dot = 0.0
+                            for j in row { dot += (Double(models[i][j]) - Double(base[j])) * (Double(models[k][j]) - Double(base[j])) }
+                            g[i][k] = dot
+                            g[k][i] = dot
+                        }
+                    }
+                    t = ModelStock.ratio(g)
+                }
+                for j in row {
+                    var mean = 0.0
+                    for model in models { mean += Double(model[j]) }
+                    mean /= Double(models.count)
+                    out[j] = Float(t * mean + (1 - t) * Double(base[j]))
+                }
+            }
+            return out
+        }
     }
 }

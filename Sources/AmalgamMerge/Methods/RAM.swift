@@ -7,39 +7,53 @@
 
 import AmalgamCore
 
-/// Shared implementation.
+/// Shared implementation: per element, counts of active models are local; ramplus_tl's
+/// per-model shared/unique counts take one pass over the tensor.
 enum ReinforcedAgentMerging {
-    static func merge(_ inputs: MergeInputs, context: MergeContext, method: String, rescaleUnique: Bool) throws(MergeError) -> [Float] {
-        guard let base = inputs.base else { throw .badInputs(tensor: context.tensorName, method: method, reason: "needs a base model") }
-        let n = base.count
+    static func prepare(scan: TensorScanner, hasBase: Bool, context: MergeContext, method: String,
+                        rescaleUnique: Bool) throws(MergeError) -> any ChunkKernel {
+        guard hasBase else { throw .badInputs(tensor: context.tensorName, method: method, reason: "needs a base model") }
         let epsilon = context.number("epsilon") ?? 1e-5
-        let tau = inputs.models.map { model in (0..<n).map { Double(model[$0]) - Double(base[$0]) } }
-        var counts = [Int](repeating: 0, count: n)
-        for t in tau { for j in 0..<n where abs(t[j]) > epsilon { counts[j] += 1 } }
-        var lambdas = [Double](repeating: 1, count: tau.count)
+        let m = context.perModel.count
+        var lambdas = [Double](repeating: 1, count: m)
         if rescaleUnique {
             let r = context.number("r") ?? 0.1, alpha = context.number("alpha") ?? 0.2
-            for (i, t) in tau.enumerated() {
-                var shared = 0, unique = 0
-                for j in 0..<n where abs(t[j]) > epsilon {
-                    if counts[j] > 1 { shared += 1 } else { unique += 1 }
+            // Per model: changes shared with another model, changes unique to it.
+            let counts = scan.sum(width: 2 * m) { chunk, sums in
+                let tau = chunk.vectors(subtractBase: true)
+                for j in 0..<chunk.range.count {
+                    var active = 0
+                    for t in tau where abs(t[j]) > epsilon { active += 1 }
+                    for (i, t) in tau.enumerated() where abs(t[j]) > epsilon { sums[2 * i + (active > 1 ? 0 : 1)] += 1 }
                 }
-                let rho = Double(shared) / max(Double(unique), epsilon)
+            }
+            for i in 0..<m {
+                let rho = counts[2 * i] / max(counts[2 * i + 1], epsilon)
                 lambdas[i] = 1 + r * min(max(rho, 0), alpha)
             }
         }
-        var out = [Float](repeating: 0, count: n)
-        for j in 0..<n {
-            var sum = 0.0
-            for (i, t) in tau.enumerated() where abs(t[j]) > epsilon { sum += counts[j] == 1 ? lambdas[i] * t[j] : t[j] }
-            out[j] = Float(Double(base[j]) + (counts[j] > 1 ? sum / Double(counts[j]) : sum))
+        return Kernel(epsilon: epsilon, lambdas: lambdas)
+    }
+
+    struct Kernel: ChunkKernel {
+        let epsilon: Double
+        let lambdas: [Double]
+        func merge(_ chunk: ChunkInputs) -> [Float] {
+            guard let base = chunk.base else { return [] }
+            let tau = chunk.vectors(subtractBase: true)
+            return (0..<base.count).map { j in
+                var active = 0
+                for t in tau where abs(t[j]) > epsilon { active += 1 }
+                var sum = 0.0
+                for (i, t) in tau.enumerated() where abs(t[j]) > epsilon { sum += active == 1 ? lambdas[i] * t[j] : t[j] }
+                return Float(Double(base[j]) + (active > 1 ? sum / Double(active) : sum))
+            }
         }
-        return out
     }
 }
 
 /// Reinforced Agent Merging.
-public enum RAM: MergeMethod {
+public enum RAM: ChunkedMergeMethod {
     public static let name = "ram"
     public static let summary = "Keep changes unique to one model as they are, average changes several models share."
     public static let baseModel = BaseModelRequirement.required
@@ -48,12 +62,15 @@ public enum RAM: MergeMethod {
         ParameterSpec("epsilon", .global, default: .number(1e-5), doc: "changes at or below this magnitude count as none"),
     ]
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        try ReinforcedAgentMerging.merge(inputs, context: context, method: name, rescaleUnique: false)
+        try mergeWhole(inputs, context: context)
+    }
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        try ReinforcedAgentMerging.prepare(scan: scan, hasBase: hasBase, context: context, method: name, rescaleUnique: false)
     }
 }
 
 /// RAM with tensor-local rescaling of unique contributions.
-public enum RAMPlusTL: MergeMethod {
+public enum RAMPlusTL: ChunkedMergeMethod {
     public static let name = "ramplus_tl"
     public static let summary = "RAM, with each model's unique changes scaled up by its shared/unique ratio (tensor-local)."
     public static let baseModel = BaseModelRequirement.required
@@ -64,6 +81,9 @@ public enum RAMPlusTL: MergeMethod {
         ParameterSpec("alpha", .global, default: .number(0.2), doc: "clip of the shared/unique ratio"),
     ]
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        try ReinforcedAgentMerging.merge(inputs, context: context, method: name, rescaleUnique: true)
+        try mergeWhole(inputs, context: context)
+    }
+    public static func prepare(scan: TensorScanner, count: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        try ReinforcedAgentMerging.prepare(scan: scan, hasBase: hasBase, context: context, method: name, rescaleUnique: true)
     }
 }

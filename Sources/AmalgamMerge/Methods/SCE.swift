@@ -12,7 +12,7 @@
 import AmalgamCore
 
 /// Variance-selected, mean-square-weighted, sign-erased task arithmetic.
-public enum SCE: MergeMethod {
+public enum SCE: ChunkedMergeMethod {
     public static let name = "sce"
     public static let summary = "Keep high-variance positions, weight models by mean squared task vector, erase sign conflicts (FuseChat)."
     public static let baseModel = BaseModelRequirement.required
@@ -23,45 +23,76 @@ public enum SCE: MergeMethod {
     ]
 
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        guard let base = inputs.base else { throw .badInputs(tensor: context.tensorName, method: name, reason: "needs a base model") }
-        let n = base.count
-        let m = inputs.models.count
-        var tau = inputs.models.map { model in (0..<n).map { Double(model[$0]) - Double(base[$0]) } }
+        try mergeWhole(inputs, context: context)
+    }
+
+    /// Passes: with select_topk < 1, the count of non-zero variances and the rank selection of
+    /// the kept positions (as TIES trims magnitudes); then the models' mean squares over the
+    /// kept positions. The kernel recomputes variances and the keep mask block by block.
+    public static func prepare(scan: TensorScanner, count n: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        guard hasBase else { throw .badInputs(tensor: context.tensorName, method: name, reason: "needs a base model") }
+        let m = context.perModel.count
         let topk = context.number("select_topk") ?? 1
+        var window: RankWindow?
         if topk < 1 {
-            var variance = [Float](repeating: 0, count: n)
-            for j in 0..<n {
-                var mean = 0.0
-                for i in 0..<m { mean += tau[i][j] }
-                mean /= Double(m)
-                var sum = 0.0
-                for i in 0..<m { sum += (tau[i][j] - mean) * (tau[i][j] - mean) }
-                variance[j] = Float(sum / Double(m))
-            }
-            let nonzero = variance.filter { $0 != 0 }.count
+            let nonzero = Int(scan.sum(width: 1) { chunk, sums in
+                sums[0] += Double(variances(chunk.vectors(subtractBase: true)).lazy.filter { $0 != 0 }.count)
+            }[0])
             let keep = Int(Double(nonzero) * topk)
             // Keep the `keep` largest variances (ties by index), zero every model elsewhere.
-            let chunk = ChunkInputs(range: 0..<n, base: nil, models: [variance])
-            let window = RankWindow.make(count: n, dropLow: n - keep, dropHigh: 0, scan: TensorScanner.single(chunk),
-                                         magnitude: { $0.models[0] })
-            let kept = window.keep(variance, chunkStart: 0)
-            for i in 0..<m { for j in 0..<n where !kept[j] { tau[i][j] = 0 } }
+            window = RankWindow.make(count: n, dropLow: n - keep, dropHigh: 0, scan: scan,
+                                     magnitude: { variances($0.vectors(subtractBase: true)) })
         }
-        var weights = tau.map { t in t.reduce(0) { $0 + $1 * $1 } / Double(max(n, 1)) }
+        let selection = window
+        let squares = scan.sum(width: m) { chunk, sums in
+            let tau = kept(chunk, selection)
+            for i in 0..<m { sums[i] += tau[i].reduce(0) { $0 + $1 * $1 } }
+        }
+        var weights = squares.map { $0 / Double(max(n, 1)) }
         let total = weights.reduce(0, +)
         weights = total < 1e-6 ? weights.map { _ in 1 / Double(m) } : weights.map { $0 / total }
-        var out = [Float](repeating: 0, count: n)
-        for j in 0..<n {
+        return Kernel(window: selection, weights: weights)
+    }
+
+    /// Per position, the population variance of the task vectors across models, in Float32.
+    static func variances(_ tau: [[Double]]) -> [Float] {
+        let m = tau.count
+        return (0..<(tau.first?.count ?? 0)).map { j in
+            var mean = 0.0
+            for i in 0..<m { mean += tau[i][j] }
+            mean /= Double(m)
             var sum = 0.0
-            for i in 0..<m { sum += tau[i][j] }
-            let positive = sum >= 0
-            var merged = 0.0, divisor = 0.0
-            for i in 0..<m where tau[i][j] != 0 && (tau[i][j] > 0) == positive {
-                merged += weights[i] * tau[i][j]
-                divisor += weights[i]
-            }
-            out[j] = Float(Double(base[j]) + merged / max(divisor, 1e-6))
+            for i in 0..<m { sum += (tau[i][j] - mean) * (tau[i][j] - mean) }
+            return Float(sum / Double(m))
         }
-        return out
+    }
+
+    /// The block's task vectors, zeroed outside the kept positions.
+    static func kept(_ chunk: ChunkInputs, _ window: RankWindow?) -> [[Double]] {
+        var tau = chunk.vectors(subtractBase: true)
+        guard let window else { return tau }
+        let keep = window.keep(variances(tau), chunkStart: chunk.range.lowerBound)
+        for i in tau.indices { for j in keep.indices where !keep[j] { tau[i][j] = 0 } }
+        return tau
+    }
+
+    struct Kernel: ChunkKernel {
+        let window: RankWindow?
+        let weights: [Double]
+        func merge(_ chunk: ChunkInputs) -> [Float] {
+            guard let base = chunk.base else { return [] }
+            let tau = SCE.kept(chunk, window)
+            return (0..<base.count).map { j in
+                var sum = 0.0
+                for t in tau { sum += t[j] }
+                let positive = sum >= 0
+                var merged = 0.0, divisor = 0.0
+                for (i, t) in tau.enumerated() where t[j] != 0 && (t[j] > 0) == positive {
+                    merged += weights[i] * t[j]
+                    divisor += weights[i]
+                }
+                return Float(Double(base[j]) + merged / max(divisor, 1e-6))
+            }
+        }
     }
 }

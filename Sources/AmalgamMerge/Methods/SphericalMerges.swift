@@ -14,7 +14,7 @@ import Foundation
 //   out   = (sin((1−t)θ) v0 + sin(tθ) v1) / sin θ;  (1−t) v0 + t v1 where |sin θ| < 1e-8
 
 /// Weighted SLERP of two models or two task vectors.
-public enum NuSLERP: MergeMethod {
+public enum NuSLERP: ChunkedMergeMethod {
     public static let name = "nuslerp"
     public static let summary = "SLERP with t from two model weights; of task vectors when a third model is the base; per tensor or per row."
     public static let baseModel = BaseModelRequirement.optional
@@ -26,52 +26,83 @@ public enum NuSLERP: MergeMethod {
     ]
 
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        guard inputs.models.count == 2 else {
+        try mergeWhole(inputs, context: context)
+    }
+
+    /// Whole tensors: one pass for the two norms and the dot product. Rows along the last
+    /// dimension lie inside every block (the kernel interpolates each); vectors along the first
+    /// dimension (columns of the flattened matrix) get their sums in one pass, per column.
+    public static func prepare(scan: TensorScanner, count n: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        guard context.perModel.count == 2 else {
             throw .badInputs(tensor: context.tensorName, method: name, reason: "needs exactly two models besides the base")
         }
         let w1 = context.number("weight", model: 0) ?? 0, w2 = context.number("weight", model: 1) ?? 0
         let t = abs(w1 + w2) < 1e-6 ? 0.5 : w2 / (w1 + w2)
-        let base = inputs.base
-        let n = inputs.count
-        var v0 = inputs.models[0].map(Double.init), v1 = inputs.models[1].map(Double.init)
-        if let base {
-            for j in 0..<n {
-                v0[j] -= Double(base[j])
-                v1[j] -= Double(base[j])
-            }
-        }
-        var out = [Double](repeating: 0, count: n)
         let flatten = context.flag("nuslerp_flatten") ?? true
         let rowWise = context.flag("nuslerp_row_wise") ?? false
-        let dims = inputs.shape.dimensions
+        let dims = shape.dimensions
         if flatten || dims.count < 2 {
-            interpolate(t, v0, v1, indices: Array(0..<n), into: &out)
-        } else if !rowWise {
-            let length = dims.last ?? n
-            for start in stride(from: 0, to: n, by: length) { interpolate(t, v0, v1, indices: Array(start..<start + length), into: &out) }
-        } else {
-            // Vectors along the first dimension: element (i, rest) for i in 0..<dims[0].
-            let rest = n / max(dims[0], 1)
-            for k in 0..<rest { interpolate(t, v0, v1, indices: (0..<dims[0]).map { $0 * rest + k }, into: &out) }
+            let g = TensorGram.compute(scan, models: 2, subtractBase: hasBase)
+            let (c0, c1) = coefficients(t, g[0][0], g[1][1], g[0][1])
+            return LinearCombination(coefficients: [c0, c1], subtractBase: hasBase)
         }
-        if let base { for j in 0..<n { out[j] += Double(base[j]) } }
-        return out.map { Float($0) }
+        if !rowWise { return RowKernel(t: t, rowLength: max(dims.last ?? n, 1)) }
+        // Column k holds elements k, k + rest, k + 2·rest, ...
+        let rest = n / max(dims[0], 1)
+        let sums = scan.sum(width: 3 * rest) { chunk, sums in
+            let v = chunk.vectors(subtractBase: true)
+            for j in v[0].indices {
+                let column = (chunk.range.lowerBound + j) % rest
+                sums[3 * column] += v[0][j] * v[0][j]
+                sums[3 * column + 1] += v[1][j] * v[1][j]
+                sums[3 * column + 2] += v[0][j] * v[1][j]
+            }
+        }
+        let pairs = (0..<rest).map { k in coefficients(t, sums[3 * k], sums[3 * k + 1], sums[3 * k + 2]) }
+        return ColumnKernel(c0: pairs.map(\.0), c1: pairs.map(\.1))
     }
 
-    private static func interpolate(_ t: Double, _ v0: [Double], _ v1: [Double], indices: [Int], into out: inout [Double]) {
-        var n0 = 0.0, n1 = 0.0, dot = 0.0
-        for j in indices {
-            n0 += v0[j] * v0[j]
-            n1 += v1[j] * v1[j]
-            dot += v0[j] * v1[j]
-        }
+    /// The coefficients of v0 and v1 from |v0|², |v1|², <v0, v1>.
+    static func coefficients(_ t: Double, _ n0: Double, _ n1: Double, _ dot: Double) -> (Double, Double) {
         let cosine = min(max(dot / (max(n0.squareRoot(), 1e-7) * max(n1.squareRoot(), 1e-7)), -1), 1)
         let theta = acos(cosine)
         let sinTheta = sin(theta)
-        for j in indices {
-            out[j] = abs(sinTheta) < 1e-8
-                ? (1 - t) * v0[j] + t * v1[j]
-                : (sin((1 - t) * theta) * v0[j] + sin(t * theta) * v1[j]) / sinTheta
+        if abs(sinTheta) < 1e-8 { return (1 - t, t) }
+        return (sin((1 - t) * theta) / sinTheta, sin(t * theta) / sinTheta)
+    }
+
+    /// Rows along the last dimension, each interpolated on its own.
+    struct RowKernel: ChunkKernel {
+        let t: Double
+        let rowLength: Int
+        func merge(_ chunk: ChunkInputs) -> [Float] {
+            let v = chunk.vectors(subtractBase: true)
+            var out = [Float](repeating: 0, count: chunk.range.count)
+            for start in stride(from: 0, to: out.count, by: rowLength) {
+                let row = start..<min(start + rowLength, out.count)
+                var n0 = 0.0, n1 = 0.0, dot = 0.0
+                for j in row {
+                    n0 += v[0][j] * v[0][j]
+                    n1 += v[1][j] * v[1][j]
+                    dot += v[0][j] * v[1][j]
+                }
+                let (c0, c1) = NuSLERP.coefficients(t, n0, n1, dot)
+                for j in row { out[j] = Float(c0 * v[0][j] + c1 * v[1][j] + Double(chunk.base?[j] ?? 0)) }
+            }
+            return out
+        }
+    }
+
+    /// Vectors along the first dimension: coefficients per column.
+    struct ColumnKernel: ChunkKernel {
+        let c0: [Double], c1: [Double]
+        func merge(_ chunk: ChunkInputs) -> [Float] {
+            let v = chunk.vectors(subtractBase: true)
+            let rest = c0.count
+            return (0..<chunk.range.count).map { j in
+                let column = (chunk.range.lowerBound + j) % rest
+                return Float(c0[column] * v[0][j] + c1[column] * v[1][j] + Double(chunk.base?[j] ?? 0))
+            }
         }
     }
 }
@@ -85,7 +116,7 @@ public enum NuSLERP: MergeMethod {
 //   out = (m̂ cos s + τ sin s / s) · Σ w_i |x_i|   (+ base)
 
 /// Weighted spherical mean of several models or task vectors.
-public enum MultiSLERP: MergeMethod {
+public enum MultiSLERP: ChunkedMergeMethod {
     public static let name = "multislerp"
     public static let summary = "Spherical barycentric mean of any number of models (of task vectors with a base)."
     public static let baseModel = BaseModelRequirement.optional
@@ -97,42 +128,46 @@ public enum MultiSLERP: MergeMethod {
     ]
 
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        let n = inputs.count
+        try mergeWhole(inputs, context: context)
+    }
+
+    /// The output is a linear combination of the x_i, whose coefficients follow from their Gram
+    /// matrix (one pass): u_i = x_i/(|x_i| + eps) and m, m̂, τ are combinations of the x_i.
+    public static func prepare(scan: TensorScanner, count n: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        let count = context.perModel.count
         let eps = context.number("eps") ?? 1e-8
-        if inputs.models.count == 1 && inputs.base == nil { return inputs.models[0] }
-        var weights = inputs.models.indices.map { context.number("weight", model: $0) ?? 0 }
+        if count == 1 && !hasBase { return LinearCombination(coefficients: [1], subtractBase: false) }
+        var weights = (0..<count).map { context.number("weight", model: $0) ?? 0 }
         if context.flag("normalize_weights") ?? true {
             let total = weights.reduce(0, +)
             guard total != 0 else { throw .numeric(tensor: context.tensorName, method: name, reason: "weights sum to 0, cannot normalize") }
             weights = weights.map { $0 / total }
         }
-        let base = inputs.base.map { $0.map(Double.init) }
-        let vectors: [[Double]] = inputs.models.map { model in
-            (0..<n).map { Double(model[$0]) - (base?[$0] ?? 0) }
-        }
-        let norms = vectors.map { v in v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
-        let units = zip(vectors, norms).map { v, norm in v.map { $0 / (norm + eps) } }
-        var m = [Double](repeating: 0, count: n)
-        for (u, w) in zip(units, weights) { for j in 0..<n { m[j] += w * u[j] } }
-        let mNorm = m.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        var out = [Double](repeating: 0, count: n)
+        let g = TensorGram.compute(scan, models: count, subtractBase: hasBase)
+        let norms = (0..<count).map { g[$0][$0].squareRoot() }
+        // u_i = x_i / (|x_i| + eps); m = Σ w_i u_i has coefficients α.
+        let inverse = norms.map { 1 / ($0 + eps) }
+        let alpha = (0..<count).map { weights[$0] * inverse[$0] }
+        let mNorm = TensorGram.norm(g, alpha)
         if mNorm < eps {
-            guard vectors.count == 2 else {
+            guard count == 2 else {
                 throw .numeric(tensor: context.tensorName, method: name, reason: "the inputs cancel out (antipodal); multislerp is undefined")
             }
-            for j in 0..<n { out[j] = weights[0] * vectors[0][j] + weights[1] * vectors[1][j] }
-        } else {
-            let mHat = m.map { $0 / mNorm }
-            var tau = [Double](repeating: 0, count: n)
-            for (u, w) in zip(units, weights) {
-                let projection = zip(u, mHat).reduce(0) { $0 + $1.0 * $1.1 }
-                for j in 0..<n { tau[j] += w * (u[j] - projection * mHat[j]) }
-            }
-            let s = tau.reduce(0) { $0 + $1 * $1 }.squareRoot() + eps
-            let scale = zip(weights, norms).reduce(0) { $0 + $1.0 * $1.1 }
-            for j in 0..<n { out[j] = (mHat[j] * cos(s) + tau[j] * sin(s) / s) * scale }
+            return LinearCombination(coefficients: weights, subtractBase: hasBase)
         }
-        return (0..<n).map { Float(out[$0] + (base?[$0] ?? 0)) }
+        let beta = alpha.map { $0 / mNorm }                                     // m̂
+        // <u_i, m̂> = (G β)_i / (|x_i| + eps); τ = Σ w_i (u_i − <u_i, m̂> m̂).
+        var projected = 0.0
+        for i in 0..<count {
+            var gBeta = 0.0
+            for k in 0..<count { gBeta += g[i][k] * beta[k] }
+            projected += weights[i] * gBeta * inverse[i]
+        }
+        let gamma = (0..<count).map { weights[$0] * inverse[$0] - projected * beta[$0] }
+        let s = TensorGram.norm(g, gamma) + eps
+        let scale = zip(weights, norms).reduce(0) { $0 + $1.0 * $1.1 }
+        let coefficients = (0..<count).map { (beta[$0] * cos(s) + gamma[$0] * sin(s) / s) * scale }
+        return LinearCombination(coefficients: coefficients, subtractBase: hasBase)
     }
 }
 
@@ -147,7 +182,7 @@ public enum MultiSLERP: MergeMethod {
 // out = (Σ a_i n_i) u.
 
 /// Karcher mean of the models.
-public enum Karcher: MergeMethod {
+public enum Karcher: ChunkedMergeMethod {
     public static let name = "karcher"
     public static let summary = "Riemannian (Karcher) mean of the models on the sphere, equal weights."
     public static let baseModel = BaseModelRequirement.unused
@@ -158,41 +193,53 @@ public enum Karcher: MergeMethod {
     ]
 
     public static func merge(_ inputs: MergeInputs, context: MergeContext) throws(MergeError) -> [Float] {
-        let n = inputs.count
-        let count = inputs.models.count
-        if count == 1 { return inputs.models[0] }
+        try mergeWhole(inputs, context: context)
+    }
+
+    /// Every iterate u stays a combination Σ c_i û_i of the unit inputs, so the iteration runs on
+    /// the coefficients c with inner products from the Gram matrix (one pass); the kernel then
+    /// forms (Σ a_i n_i) Σ c_i û_i.
+    public static func prepare(scan: TensorScanner, count n: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
+        let count = context.perModel.count
+        if count == 1 { return LinearCombination(coefficients: [1], subtractBase: false) }
         let tol = context.number("tol") ?? 1e-5
         let iterations = Int(context.number("max_iter") ?? 10)
         let a = 1.0 / Double(count)
-        let vectors = inputs.models.map { $0.map(Double.init) }
-        let norms = vectors.map { v in v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        let g = TensorGram.compute(scan, models: count, subtractBase: false)
+        let norms = (0..<count).map { g[$0][$0].squareRoot() }
         let active = norms.indices.filter { norms[$0] > tol }
-        guard !active.isEmpty else { return [Float](repeating: 0, count: n) }
-        let units = vectors.indices.map { i in norms[i] > tol ? vectors[i].map { $0 / norms[i] } : vectors[i] }
-        var u = [Double](repeating: 0, count: n)
-        for i in active { for j in 0..<n { u[j] += a * units[i][j] } }
-        var length = u.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        guard !active.isEmpty else { return LinearCombination(coefficients: [Double](repeating: 0, count: count), subtractBase: false) }
+        // Gram matrix of the unit vectors û_i = x_i / n_i (active inputs only; others get no weight).
+        let units = (0..<count).map { i in (0..<count).map { k in active.contains(i) && active.contains(k) ? g[i][k] / (norms[i] * norms[k]) : 0 } }
+        var c = (0..<count).map { active.contains($0) ? a : 0 }
+        let length = TensorGram.norm(units, c)
         if length < tol {
-            u = units[active[0]]
+            c = (0..<count).map { $0 == active[0] ? 1 : 0 }
         } else {
-            u = u.map { $0 / length }
+            c = c.map { $0 / length }
         }
         for _ in 0..<iterations {
-            var tangent = [Double](repeating: 0, count: n)
+            // T = Σ_i f_i (û_i − cos θ_i u), f_i = a θ_i / sin θ_i for θ_i ≥ tol.
+            var tangent = [Double](repeating: 0, count: count)
+            var pull = 0.0
             for i in active {
-                let cosine = min(max(zip(u, units[i]).reduce(0) { $0 + $1.0 * $1.1 }, -1), 1)
+                var dot = 0.0
+                for k in 0..<count { dot += units[i][k] * c[k] }
+                let cosine = min(max(dot, -1), 1)
                 let theta = acos(cosine)
                 guard theta >= tol else { continue }
                 let factor = a * theta / sin(theta)
-                for j in 0..<n { tangent[j] += factor * (units[i][j] - cosine * u[j]) }
+                tangent[i] += factor
+                pull += factor * cosine
             }
-            let size = tangent.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            for k in 0..<count { tangent[k] -= pull * c[k] }
+            let size = TensorGram.norm(units, tangent)
             if size < tol { break }
-            for j in 0..<n { u[j] = cos(size) * u[j] + sin(size) * tangent[j] / size }
-            length = u.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            u = u.map { $0 / length }
+            c = (0..<count).map { cos(size) * c[$0] + sin(size) * tangent[$0] / size }
+            let length = TensorGram.norm(units, c)
+            c = c.map { $0 / length }
         }
         let scale = norms.reduce(0) { $0 + a * $1 }
-        return u.map { Float(scale * $0) }
+        return LinearCombination(coefficients: (0..<count).map { active.contains($0) ? scale * c[$0] / norms[$0] : 0 }, subtractBase: false)
     }
 }

@@ -41,6 +41,8 @@ public struct MergePlan: Sendable {
     public let outputConfig: [UInt8]?
     /// Where tokenizer and generation files come from.
     public let tokenizerDonor: Checkpoint?
+    /// What the plan adapted and the user should know (embedding rows cut to a common size).
+    public var notes: [String] = []
 
     /// Output bytes in all.
     public var outputBytes: Int { tensors.reduce(0) { $0 + $1.outputBytes } }

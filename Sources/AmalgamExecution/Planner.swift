@@ -69,6 +69,7 @@ public struct Planner {
         var layerTensors: [MergeStep] = []
         var outputLayer = 0
         var parameterProblems = ProblemSet()
+        var notes: [String] = []
         var pre: [MergeStep] = [], post: [MergeStep] = []
         for (sliceIndex, slice) in recipe.slices.enumerated() {
             guard let layout = sliceLayout(slice, recipe: recipe, method: method, opened: opened, checkpoints: checkpoints, problems: &problems)
@@ -81,7 +82,7 @@ public struct Planner {
                     guard let outputName = TensorName(name.template).replacingLayerIndex(with: outputLayer + i)?.rawValue else { continue }
                     if let planned = context.plan(outputName: outputName, inputName: { source in
                         TensorName(name.template).replacingLayerIndex(with: source + i)?.rawValue ?? name.template
-                    }, t: t, problems: &problems, parameterProblems: &parameterProblems) {
+                    }, t: t, problems: &problems, parameterProblems: &parameterProblems, notes: &notes) {
                         layerTensors.append(planned)
                     }
                 }
@@ -90,14 +91,14 @@ public struct Planner {
             let edge = layout.nonLayerTensorNames(checkpoints: checkpoints)
             if sliceIndex == 0 {
                 for name in edge where Self.isPreLayer(name) {
-                    if let planned = context.plan(outputName: name, inputName: { _ in name }, t: 0, problems: &problems, parameterProblems: &parameterProblems) {
+                    if let planned = context.plan(outputName: name, inputName: { _ in name }, t: 0, problems: &problems, parameterProblems: &parameterProblems, notes: &notes) {
                         pre.append(planned)
                     }
                 }
             }
             if sliceIndex == recipe.slices.count - 1 {
                 for name in edge where !Self.isPreLayer(name) {
-                    if let planned = context.plan(outputName: name, inputName: { _ in name }, t: 0, problems: &problems, parameterProblems: &parameterProblems) {
+                    if let planned = context.plan(outputName: name, inputName: { _ in name }, t: 0, problems: &problems, parameterProblems: &parameterProblems, notes: &notes) {
                         post.append(planned)
                     }
                 }
@@ -117,10 +118,21 @@ public struct Planner {
         case .model(let model): opened[model].map { checkpoints[$0] }
         }
         let outputDType = recipe.outDType ?? recipe.dtype
-        let config = donor?.config.map { $0.updatedJSON(layers: recipe.usesModelsSyntax ? nil : outputLayer, dtype: outputDType) }
+        // The vocabulary size follows the (possibly cut) embedding rows. A tokenizer source with
+        // more tokens than the kept rows would need embeddings rebuilt token by token.
+        let embedding = tensors.first { SliceContext.isEmbedding($0.name) && $0.shape.rank == 2 }
+        let rows = embedding?.shape.dimensions[0]
+        if case .model(let model) = recipe.tokenizerSource, let embedding, let rows, let index = opened[model],
+           let sourceRows = checkpoints[index].info(embedding.name)?.shape.dimensions.first, sourceRows > rows {
+            throw RecipeError(file: recipe.path, problems: [RecipeProblem("tokenizer_source", line: nil,
+                "'\(model)' has \(sourceRows) vocabulary rows in '\(embedding.name)', but only the first \(rows) are in every input; "
+                + "rebuilding embeddings for a larger vocabulary (mergekit's per-token rebuild) is not supported yet: use a tokenizer source whose vocabulary every input covers")])
+        }
+        let vocabSize = rows.flatMap { rows in donor?.config?.vocabSize.flatMap { $0 == rows ? nil : rows } }
+        let config = donor?.config.map { $0.updatedJSON(layers: recipe.usesModelsSyntax ? nil : outputLayer, dtype: outputDType, vocabSize: vocabSize) }
         return MergePlan(recipe: recipe, method: method, checkpoints: checkpoints, tensors: tensors,
                          outputLayers: recipe.usesModelsSyntax ? donor?.config?.numHiddenLayers : outputLayer,
-                         outputConfig: config, tokenizerDonor: tokenizerDonor)
+                         outputConfig: config, tokenizerDonor: tokenizerDonor, notes: notes)
     }
 
     /// Embeddings and position tables come before the layers; everything else without a layer

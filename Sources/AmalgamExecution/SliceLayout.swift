@@ -89,6 +89,12 @@ extension Planner {
 
 /// Per-slice state for planning its tensors.
 struct SliceContext {
+    /// Token embedding and output-head matrices, whose rows are the vocabulary (mergekit's
+    /// `is_embed` weights of the Llama, Mistral, Qwen, Gemma, GPT-2 and GPT-NeoX layouts).
+    static func isEmbedding(_ name: String) -> Bool {
+        ["embed_tokens.weight", "lm_head.weight", "wte.weight", "word_embeddings.weight", "embed_out.weight"].contains { name.hasSuffix($0) }
+    }
+
     let slice: RecipeSlice
     let recipe: Recipe
     let method: any MergeMethod.Type
@@ -98,11 +104,12 @@ struct SliceContext {
 
     /// The plan of one output tensor, or nil (with problems recorded).
     func plan(outputName: String, inputName: (Int) -> String, t: Double, problems: inout [RecipeProblem],
-              parameterProblems: inout ProblemSet) -> MergeStep? {
+              parameterProblems: inout ProblemSet, notes: inout [String]) -> MergeStep? {
         let reference = layout.reference
         let referenceName = inputName(reference.start)
         guard let referenceInfo = checkpoints[reference.checkpoint].info(referenceName) else { return nil }
         var ok = true
+        var infos: [(entry: SliceLayout.Input, name: String, shape: Shape)] = []
         func input(_ entry: SliceLayout.Input) -> PlannedInput? {
             let name = inputName(entry.start)
             guard let info = checkpoints[entry.checkpoint].info(name) else {
@@ -111,17 +118,31 @@ struct SliceContext {
                 ok = false
                 return nil
             }
-            if info.shape != referenceInfo.shape {
-                parameterProblems.add(RecipeProblem("\(entry.source.keyPath).model", line: entry.source.line,
-                    "tensor '\(name)' of '\(entry.source.model)' has shape \(info.shape), '\(layout.reference.source.model)' has \(referenceInfo.shape)"),
-                    key: "shape \(entry.checkpoint)")
-                ok = false
-            }
+            infos.append((entry, name, info.shape))
             return PlannedInput(checkpoint: entry.checkpoint, tensorName: name)
         }
         let base = layout.base.flatMap(input)
         let models = layout.inputs.compactMap(input)
         guard ok else { return nil }
+        // Shapes must agree, except the vocabulary rows of embedding and output-head matrices
+        // (mergekit's rectify_embed_sizes): those are cut to the rows every input has.
+        var shape = referenceInfo.shape
+        if infos.contains(where: { $0.shape != shape }) {
+            let columns = Array(shape.dimensions.dropFirst())
+            if Self.isEmbedding(outputName), infos.allSatisfy({ $0.shape.rank == 2 && Array($0.shape.dimensions.dropFirst()) == columns }) {
+                let rows = infos.map { $0.shape.dimensions[0] }.min() ?? 0
+                shape = Shape([rows] + columns)
+                let sizes = infos.map { "'\($0.entry.source.model)' \($0.shape.dimensions[0])" }.joined(separator: ", ")
+                notes.append("tensor '\(outputName)': vocabulary rows differ (\(sizes)); using the first \(rows), which every input has")
+            } else {
+                for info in infos where info.shape != referenceInfo.shape {
+                    parameterProblems.add(RecipeProblem("\(info.entry.source.keyPath).model", line: info.entry.source.line,
+                        "tensor '\(info.name)' of '\(info.entry.source.model)' has shape \(info.shape), '\(layout.reference.source.model)' has \(referenceInfo.shape)"),
+                        key: "shape \(info.entry.checkpoint)")
+                }
+                return nil
+            }
+        }
 
         // Global parameters: slice, then recipe, then default; filtered on the output name.
         var global: [String: ParameterValue] = [:]
@@ -169,7 +190,7 @@ struct SliceContext {
         if let computeDType = recipe.dtype, computeDType != stored, computeDType.byteWidth <= stored.byteWidth, stored.isFloatingPoint {
             rounding = computeDType
         }
-        return MergeStep(name: outputName, shape: referenceInfo.shape, dtype: outputDType, base: base, models: models,
+        return MergeStep(name: outputName, shape: shape, dtype: outputDType, base: base, models: models,
                              global: global, perModel: perModel, loadRounding: rounding)
     }
 }

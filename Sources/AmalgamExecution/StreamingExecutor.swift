@@ -58,9 +58,10 @@ public struct StreamingExecutor {
 
     /// The whole-tensor inputs of one step.
     private func wholeInputs(_ step: MergeStep, plan: MergePlan, options: MergeOptions) throws -> MergeInputs {
-        MergeInputs(base: try step.base.map { try load($0, plan: plan, rounding: step.loadRounding, threads: options.threads) },
-                    models: try step.models.map { try load($0, plan: plan, rounding: step.loadRounding, threads: options.threads) },
-                    shape: step.shape)
+        let count = step.shape.elementCount
+        return MergeInputs(base: try step.base.map { try load($0, count: count, plan: plan, rounding: step.loadRounding, threads: options.threads) },
+                           models: try step.models.map { try load($0, count: count, plan: plan, rounding: step.loadRounding, threads: options.threads) },
+                           shape: step.shape)
     }
 
     private func merge(_ tensor: MergeStep, plan: MergePlan, writer: CheckpointWriter, options: MergeOptions) throws {
@@ -69,11 +70,12 @@ public struct StreamingExecutor {
            (tensor.perModel.first?["scale"]?.number ?? 1) == 1 {
             let input = tensor.models[0]
             let checkpoint = plan.checkpoints[input.checkpoint]
-            if checkpoint.info(input.tensorName)?.dtype == tensor.dtype, input.tensorName == tensor.name {
+            let info = checkpoint.info(input.tensorName)
+            if info?.dtype == tensor.dtype, info?.shape == tensor.shape, input.tensorName == tensor.name {
                 try writer.copy(tensor.name, from: checkpoint)
                 return
             }
-            if checkpoint.info(input.tensorName)?.dtype == tensor.dtype {
+            if info?.dtype == tensor.dtype, info?.shape == tensor.shape {
                 try writer.write(tensor.name, try checkpoint.tensor(named: input.tensorName))
                 return
             }
@@ -169,10 +171,12 @@ public struct StreamingExecutor {
         return Convert.decode(Convert.encode(values, as: rounding.format, threads: threads).region, as: rounding.format, threads: threads)
     }
 
-    /// An input widened to Float32, first rounded to `rounding` when the recipe computes in a narrower dtype.
-    private func load(_ input: PlannedInput, plan: MergePlan, rounding: DType?, threads: Int) throws -> [Float] {
+    /// The first `count` elements of an input (all of them, or the rows of an embedding that
+    /// every input has) widened to Float32, first rounded to `rounding` when the recipe computes
+    /// in a narrower dtype.
+    private func load(_ input: PlannedInput, count: Int, plan: MergePlan, rounding: DType?, threads: Int) throws -> [Float] {
         let tensor = try plan.checkpoints[input.checkpoint].tensor(named: input.tensorName)
-        return Self.decode(tensor, 0..<tensor.elementCount, rounding, threads: threads)
+        return Self.decode(tensor, 0..<count, rounding, threads: threads)
     }
 
     /// config.json, tokenizer files, the recipe, the model card.

@@ -49,10 +49,13 @@ extension StreamingExecutor {
                 }
                 // The values are copied out, so the mapped pages can leave the resident set.
                 defer { checkpoints[input.checkpoint].release(input.tensorName) }
+                // Embedding rows beyond the common vocabulary are cut (a prefix of the elements).
+                let count = step.shape.elementCount
                 if let rounding = step.loadRounding, tensor.dtype != rounding, tensor.dtype.byteWidth >= rounding.byteWidth {
-                    return StreamingExecutor.decode(tensor, 0..<tensor.elementCount, rounding).map(Double.init)
+                    return StreamingExecutor.decode(tensor, 0..<count, rounding).map(Double.init)
                 }
-                return tensor.float64Values()
+                let values = tensor.float64Values()
+                return values.count == count ? values : Array(values.prefix(count))
             }
             return TensorSet(index: index, shape: step.shape, base: try step.base.map(load), models: try step.models.map(load), context: context)
         }

@@ -91,9 +91,9 @@ struct PlannerTests {
         let embed = plan.tensors[0]
         #expect(embed.global["lambda"] == .number(0) && embed.perModel[0]["weight"] == .number(1), "pre-layer tensors take t = 0")
         // Chunked method, largest tensor 64 × 32 = 2,048 elements (one block, one item), three inputs, two models:
-        // (2·3 + 4) Float32 block arrays, 2 · 65,536 histogram bins, 3 encoded items.
+        // (2·3 + 4) Float32 block arrays, 3 · 65,536 histogram bins (at least three sets), 3 encoded items.
         let width = plan.tensors.map(\.dtype.byteWidth).max() ?? 0
-        #expect(plan.peakMemoryEstimate(threads: 1) == 10 * 4 * 2048 + 65_536 * 8 * 2 + 3 * 2048 * width)
+        #expect(plan.peakMemoryEstimate(threads: 1) == 10 * 4 * 2048 + 65_536 * 8 * 3 + 3 * 2048 * width)
         #expect(plan.peakMemoryEstimate(threads: 2) == 2 * plan.peakMemoryEstimate(threads: 1))
     }
 }
@@ -149,3 +149,94 @@ struct InterruptedMergeTests {
         #expect(folder.listing() == ["out"])
     }
 }
+
+@Suite("Embeddings of different vocabulary sizes")
+struct EmbeddingRowsTests {
+    /// A copy of `source` whose embedding and output-head matrices carry `extra` more rows (of
+    /// 7s) and whose config says so, as a fine-tune that added tokens looks.
+    static func padded(_ source: String, extra: Int, into path: String) throws {
+        let checkpoint = try Checkpoint(opening: source)
+        let shapes = checkpoint.tensorNames.map { name -> Shape in
+            let shape = checkpoint.info(name)!.shape
+            return name.hasSuffix("embed_tokens.weight") || name.hasSuffix("lm_head.weight")
+                ? Shape([shape.dimensions[0] + extra] + shape.dimensions.dropFirst()) : shape
+        }
+        let writer = try CheckpointWriter(destination: path, tensors: zip(checkpoint.tensorNames, shapes).map {
+            PlannedTensor(name: $0, dtype: .float32, shape: $1)
+        }, maxShardBytes: nil, overwrite: false)
+        for (name, shape) in zip(checkpoint.tensorNames, shapes) {
+            var values = try checkpoint.tensor(named: name).float32Values()
+            values += [Float](repeating: 7, count: shape.elementCount - values.count)
+            try writer.write(name, Tensor(float32: values, shape: shape, dtype: .float32))
+        }
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source + "/config.json"))) as! [String: Any]
+        config["vocab_size"] = (config["vocab_size"] as! Int) + extra
+        try writer.addFile(named: "config.json", contents: Array(try JSONSerialization.data(withJSONObject: config)))
+        try writer.finish()
+    }
+
+    @Test("Extra vocabulary rows are cut to the rows every input has, whichever input is larger; the rest is unchanged",
+          arguments: ["ties", "linear", "slerp"])
+    func extraRowsAreCut(method: String) throws {
+        let folder = TemporaryDirectory()
+        let models = Fixtures.file("mergekit/models/llama_f32")
+        try Self.padded(models + "/ft_a", extra: 3, into: folder.child("ft_a_padded"))
+        func recipe(_ ftA: String) -> String {
+            switch method {
+            case "slerp": "merge_method: slerp\nbase_model: \(models)/base\nparameters: {t: 0.4}\nmodels:\n  - model: \(ftA)\n  - model: \(models)/base\n"
+            case "linear": "merge_method: linear\nmodels:\n  - model: \(ftA)\n    parameters: {weight: 0.6}\n  - model: \(models)/ft_b\n    parameters: {weight: 0.4}\n"
+            default: "merge_method: ties\nbase_model: \(models)/base\nparameters: {density: 0.5}\nmodels:\n  - model: \(ftA)\n    parameters: {weight: 0.6}\n  - model: \(models)/ft_b\n    parameters: {weight: 0.4}\n"
+            }
+        }
+        var outputs: [Checkpoint] = []
+        for (label, ftA) in [("plain", models + "/ft_a"), ("padded", folder.child("ft_a_padded"))] {
+            let plan = try Planner().plan(try RecipeParser().parse(recipe(ftA), path: "r.yaml"), output: folder.child(label), options: MergeOptions())
+            if label == "padded" {
+                #expect(plan.notes.contains { $0.contains("model.embed_tokens.weight") && $0.contains("vocabulary rows differ") })
+            } else {
+                #expect(plan.notes.isEmpty)
+            }
+            try StreamingExecutor().execute(plan, output: folder.child(label), options: MergeOptions())
+            outputs.append(try Checkpoint(opening: folder.child(label)))
+        }
+        #expect(outputs[0].tensorNames == outputs[1].tensorNames)
+        for name in outputs[0].tensorNames {
+            #expect(outputs[1].info(name)?.shape == outputs[0].info(name)?.shape, "\(name)")
+            #expect(try outputs[1].tensor(named: name).float32Values() == outputs[0].tensor(named: name).float32Values(), "\(name)")
+        }
+        #expect(outputs[1].config?.vocabSize == outputs[0].config?.vocabSize)
+    }
+
+    @Test("The config's vocab_size follows the cut rows when the donor is the larger model")
+    func configFollowsRows() throws {
+        let folder = TemporaryDirectory()
+        let models = Fixtures.file("mergekit/models/llama_f32")
+        try Self.padded(models + "/ft_a", extra: 3, into: folder.child("ft_a_padded"))
+        let text = "merge_method: linear\nmodels:\n  - model: \(folder.child("ft_a_padded"))\n    parameters: {weight: 0.5}\n  - model: \(models)/ft_b\n    parameters: {weight: 0.5}\n"
+        let plan = try Planner().plan(try RecipeParser().parse(text, path: "r.yaml"), output: folder.child("out"), options: MergeOptions())
+        try StreamingExecutor().execute(plan, output: folder.child("out"), options: MergeOptions())
+        let output = try Checkpoint(opening: folder.child("out"))
+        let rows = output.info("model.embed_tokens.weight")?.shape.dimensions[0]
+        #expect(rows == (try Checkpoint(opening: models + "/ft_b")).config?.vocabSize)
+        #expect(output.config?.vocabSize == rows)
+    }
+
+    @Test("A tokenizer source with more vocabulary rows than every input has is refused before any tensor data")
+    func largerTokenizerSourceIsRefused() throws {
+        let folder = TemporaryDirectory()
+        let models = Fixtures.file("mergekit/models/llama_f32")
+        try Self.padded(models + "/ft_a", extra: 3, into: folder.child("ft_a_padded"))
+        let padded = folder.child("ft_a_padded")
+        let text = "merge_method: linear\ntokenizer_source: \(padded)\nmodels:\n  - model: \(padded)\n    parameters: {weight: 0.5}\n  - model: \(models)/ft_b\n    parameters: {weight: 0.5}\n"
+        let rows = try #require(try Checkpoint(opening: models + "/ft_b").info("model.embed_tokens.weight")?.shape.dimensions.first)
+        #expect {
+            _ = try Planner().plan(try RecipeParser().parse(text, path: "r.yaml"), output: folder.child("out"), options: MergeOptions())
+        } throws: { error in
+            (error as? RecipeError)?.problems.map(\.description) == [
+                "tokenizer_source: '\(padded)' has \(rows + 3) vocabulary rows in 'model.embed_tokens.weight', but only the first \(rows) are in every input; "
+                + "rebuilding embeddings for a larger vocabulary (mergekit's per-token rebuild) is not supported yet: use a tokenizer source whose vocabulary every input covers"]
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.child("out")))
+    }
+}
+

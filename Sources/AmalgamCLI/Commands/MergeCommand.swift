@@ -113,6 +113,7 @@ struct MergeCommand: ParsableCommand {
             options.allowCrimes = allowCrimes
             let parsed = try early ?? RecipeParser().parse(contentsOf: recipe)
             let plan = try Planner().plan(parsed, output: dryRun ? nil : output, options: options)
+            if !quiet { for note in plan.notes { AmalgamRuntime.printError("note: \(note)") } }
             if dryRun {
                 print(PlanRenderer(plan: plan, threads: options.threads).text)
                 return

@@ -52,11 +52,11 @@ public struct ModelConfig: Sendable, Equatable {
         rawJSON = bytes
     }
 
-    /// config.json with `num_hidden_layers` (in `text_config` when the layers count lives there)
-    /// and the dtype (`dtype`, or `torch_dtype` when only that is present) replaced; the text as
-    /// it was when there is nothing to change.
-    public func updatedJSON(layers: Int?, dtype: DType?) -> [UInt8] {
-        guard layers != nil || dtype != nil,
+    /// config.json with `num_hidden_layers` and `vocab_size` (in `text_config` when the count
+    /// lives there) and the dtype (`dtype`, or `torch_dtype` when only that is present) replaced;
+    /// the text as it was when there is nothing to change.
+    public func updatedJSON(layers: Int?, dtype: DType?, vocabSize: Int? = nil) -> [UInt8] {
+        guard layers != nil || dtype != nil || vocabSize != nil,
               var object = try? JSONSerialization.jsonObject(with: Data(rawJSON)) as? [String: Any] else { return rawJSON }
         if let layers {
             if var text = object["text_config"] as? [String: Any], object["num_hidden_layers"] == nil {
@@ -64,6 +64,14 @@ public struct ModelConfig: Sendable, Equatable {
                 object["text_config"] = text
             } else {
                 object["num_hidden_layers"] = layers
+            }
+        }
+        if let vocabSize {
+            if var text = object["text_config"] as? [String: Any], object["vocab_size"] == nil {
+                text["vocab_size"] = vocabSize
+                object["text_config"] = text
+            } else {
+                object["vocab_size"] = vocabSize
             }
         }
         if let dtype {

@@ -58,22 +58,18 @@ public struct ModelConfig: Sendable, Equatable {
     public func updatedJSON(layers: Int?, dtype: DType?, vocabSize: Int? = nil) -> [UInt8] {
         guard layers != nil || dtype != nil || vocabSize != nil,
               var object = try? JSONSerialization.jsonObject(with: Data(rawJSON)) as? [String: Any] else { return rawJSON }
-        if let layers {
-            if var text = object["text_config"] as? [String: Any], object["num_hidden_layers"] == nil {
-                text["num_hidden_layers"] = layers
+        // A count that lives only in `text_config` (multimodal configs) is replaced there.
+        func setCount(_ key: String, _ value: Int?) {
+            guard let value else { return }
+            if var text = object["text_config"] as? [String: Any], object[key] == nil {
+                text[key] = value
                 object["text_config"] = text
             } else {
-                object["num_hidden_layers"] = layers
+                object[key] = value
             }
         }
-        if let vocabSize {
-            if var text = object["text_config"] as? [String: Any], object["vocab_size"] == nil {
-                text["vocab_size"] = vocabSize
-                object["text_config"] = text
-            } else {
-                object["vocab_size"] = vocabSize
-            }
-        }
+        setCount("num_hidden_layers", layers)
+        setCount("vocab_size", vocabSize)
         if let dtype {
             let key = object["dtype"] != nil || object["torch_dtype"] == nil ? "dtype" : "torch_dtype"
             object[key] = dtype.configName

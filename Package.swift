@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "AmalgamCore", dependencies: ["AmalgamKernels"], swiftSettings: strictSettings),
 
         // MARK: - Checkpoint formats: safetensors (single, sharded), Hugging Face model folders
-        .target(name: "AmalgamIO", dependencies: ["AmalgamCore", "AmalgamKernels"], swiftSettings: strictSettings),
+        .target(name: "AmalgamIO", dependencies: ["AmalgamCore", "AmalgamKernels", "CAmalgamShims"], swiftSettings: strictSettings),
 
         // MARK: - Merge methods: the protocol, the registry, one file per method family
         .target(name: "AmalgamMerge", dependencies: ["AmalgamCore", "AmalgamKernels"], swiftSettings: strictSettings),

@@ -173,7 +173,9 @@ public final class CheckpointWriter {
         if shard != currentShardNumber {
             try currentShard?.close()
             let file = try OutputFile(creating: staging.path(for: shardNames[shard]))
-            try file.write(headerBytes(forShard: shard))
+            let header = headerBytes(forShard: shard)
+            try file.reserve(header.count + plan.indices.filter { shardOfTensor[$0] == shard }.reduce(0) { $0 + plan[$1].byteCount })
+            try file.write(header)
             currentShard = file
             currentShardNumber = shard
         }

@@ -11,4 +11,8 @@ void amalgam_tune_allocator(void);
 /// thresholds above say. No effect off glibc.
 void amalgam_use_one_allocator_arena(void);
 
+/// Allocates `bytes` of file `fd` up front (Linux fallocate, mode 0). Returns 0 on success,
+/// -1 where the file system or platform cannot (nothing is changed then).
+int amalgam_reserve_file(int fd, long long bytes);
+
 #endif

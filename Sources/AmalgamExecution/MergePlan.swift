@@ -51,8 +51,8 @@ public struct MergePlan: Sendable {
     ///
     /// Chunked methods: per thread, one block's inputs, working copies and output in Float32
     /// (blocks of `blockElements`) and a scan accumulator (up to 65,536 Float64 histogram bins per
-    /// model, or per quartile for arcee_fusion's three), plus up to three work items' encoded output per thread in flight (items of
-    /// `workElements`). Whole-tensor
+    /// model, or per quartile for arcee_fusion's three), plus up to three work items' encoded
+    /// output per thread in flight (items of `workElements`). Whole-tensor
     /// methods: the largest tensor's inputs and output in Float32 plus one Float64 working copy
     /// per model.
     /// Whole-model methods: per thread, the largest tensor's inputs in Float64 plus the method's

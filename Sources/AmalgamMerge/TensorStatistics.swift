@@ -23,17 +23,26 @@ enum TensorGram {
     /// base when `subtractBase` (see ``ChunkInputs/vectors(subtractBase:)``).
     static func compute(_ scan: TensorScanner, models m: Int, subtractBase: Bool) -> [[Double]] {
         let sums = scan.sum(width: m * m) { chunk, sums in
-            let v = chunk.vectors(subtractBase: subtractBase)
-            for i in 0..<m {
-                for k in i..<m {
-                    let a = v[i], b = v[k]
-                    var s = 0.0
-                    for j in a.indices { s += a[j] * b[j] }
-                    sums[i * m + k] += s
-                }
-            }
+            let g = of(chunk.vectors(subtractBase: subtractBase), over: 0..<chunk.range.count)
+            for i in 0..<m { for k in i..<m { sums[i * m + k] += g[i][k] } }
         }
         return (0..<m).map { i in (0..<m).map { k in sums[min(i, k) * m + max(i, k)] } }
+    }
+
+    /// The Gram matrix of `vectors` restricted to the elements `range` (a row, or a whole block).
+    static func of(_ vectors: [[Double]], over range: Range<Int>) -> [[Double]] {
+        let m = vectors.count
+        var g = [[Double]](repeating: [Double](repeating: 0, count: m), count: m)
+        for i in 0..<m {
+            for k in i..<m {
+                let a = vectors[i], b = vectors[k]
+                var s = 0.0
+                for j in range { s += a[j] * b[j] }
+                g[i][k] = s
+                g[k][i] = s
+            }
+        }
+        return g
     }
 
     /// xᵀ G y.

@@ -63,23 +63,10 @@ public enum ModelStock: ChunkedMergeMethod {
             let n = base.count, models = chunk.models
             var out = [Float](repeating: 0, count: n)
             let length = rowLength ?? max(n, 1)
+            let tau = ratio == nil ? chunk.vectors(subtractBase: true) : []
             for rowStart in stride(from: 0, to: n, by: length) {
                 let row = rowStart..<min(rowStart + length, n)
-                let t: Double
-                if let ratio {
-                    t = ratio
-                } else {
-                    var g = [[Double]](repeating: [Double](repeating: 0, count: models.count), count: models.count)
-                    for i in models.indices {
-                        for k in i..<models.count {
-                            var dot = 0.0
-                            for j in row { dot += (Double(models[i][j]) - Double(base[j])) * (Double(models[k][j]) - Double(base[j])) }
-                            g[i][k] = dot
-                            g[k][i] = dot
-                        }
-                    }
-                    t = ModelStock.ratio(g)
-                }
+                let t = ratio ?? ModelStock.ratio(TensorGram.of(tau, over: row))
                 for j in row {
                     var mean = 0.0
                     for model in models { mean += Double(model[j]) }

@@ -80,13 +80,8 @@ public enum NuSLERP: ChunkedMergeMethod {
             var out = [Float](repeating: 0, count: chunk.range.count)
             for start in stride(from: 0, to: out.count, by: rowLength) {
                 let row = start..<min(start + rowLength, out.count)
-                var n0 = 0.0, n1 = 0.0, dot = 0.0
-                for j in row {
-                    n0 += v[0][j] * v[0][j]
-                    n1 += v[1][j] * v[1][j]
-                    dot += v[0][j] * v[1][j]
-                }
-                let (c0, c1) = NuSLERP.coefficients(t, n0, n1, dot)
+                let g = TensorGram.of(v, over: row)
+                let (c0, c1) = NuSLERP.coefficients(t, g[0][0], g[1][1], g[0][1])
                 for j in row { out[j] = Float(c0 * v[0][j] + c1 * v[1][j] + Double(chunk.base?[j] ?? 0)) }
             }
             return out

@@ -101,6 +101,46 @@ enum TensorOrderStatistics {
         var result: Double?
     }
 
+    /// The key of ascending rank `k` in `keys` (reordered in place): quickselect with a
+    /// median-of-three pivot, falling back to a sort of what is left after 64 rounds.
+    static func nth(_ keys: inout [UInt64], _ k: Int) -> UInt64 {
+        precondition(k >= 0 && k < keys.count, "nth: rank \(k) outside \(keys.count) keys")
+        var low = 0, high = keys.count - 1, rounds = 0
+        while low < high {
+            rounds += 1
+            if rounds > 64 {
+                keys[low...high].sort()
+                break
+            }
+            let mid = low + (high - low) / 2
+            let a = keys[low], b = keys[mid], c = keys[high]
+            let pivot = max(min(a, b), min(max(a, b), c))
+            // Three-way partition: [low, lt) < pivot, [lt, i) == pivot, (gt, high] > pivot.
+            var lt = low, i = low, gt = high
+            while i <= gt {
+                let x = keys[i]
+                if x < pivot {
+                    keys.swapAt(lt, i)
+                    lt += 1
+                    i += 1
+                } else if x > pivot {
+                    keys.swapAt(i, gt)
+                    gt -= 1
+                } else {
+                    i += 1
+                }
+            }
+            if k < lt {
+                high = lt - 1
+            } else if k > gt {
+                low = gt + 1
+            } else {
+                return pivot
+            }
+        }
+        return keys[k]
+    }
+
     /// The values of the given 0-based ascending ranks among the `count` values `values` yields
     /// (one per element of each block).
     static func select(_ scan: TensorScanner, count: Int, ranks: [Int], collectLimit: Int = Self.collectLimit,
@@ -133,8 +173,7 @@ enum TensorOrderStatistics {
                     }
                 }
                 for (t, index) in collect.enumerated() {
-                    groups[t].sort()
-                    targets[index].result = OrderStatistics.value(groups[t][targets[index].rank])
+                    targets[index].result = OrderStatistics.value(Self.nth(&groups[t], targets[index].rank))
                 }
                 continue
             }

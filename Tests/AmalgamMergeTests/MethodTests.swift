@@ -248,3 +248,31 @@ struct MethodTests {
         #expect(MergeMethodRegistry.builtIn.method(named: "linear") == Linear.self)
     }
 }
+
+@Suite("Tensor order statistics")
+struct TensorOrderStatisticsTests {
+    @Test("nth agrees with a full sort at every probed rank: distinct keys, heavy ties, sorted and reversed input")
+    func nthMatchesSort() {
+        var state: UInt64 = 7
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state
+        }
+        let inputs: [[UInt64]] = [
+            (0..<5000).map { _ in next() },
+            (0..<5000).map { _ in next() % 7 },
+            Array(0..<3000),
+            Array((0..<3000).reversed()),
+            [UInt64](repeating: 42, count: 1000),
+            [9],
+        ]
+        for keys in inputs {
+            let sorted = keys.sorted()
+            for k in Set([0, keys.count / 3, keys.count / 2, keys.count - 1]) {
+                var work = keys
+                #expect(TensorOrderStatistics.nth(&work, k) == sorted[k], "rank \(k) of \(keys.count)")
+                #expect(work.sorted() == sorted, "nth only reorders")
+            }
+        }
+    }
+}

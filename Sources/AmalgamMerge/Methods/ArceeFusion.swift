@@ -25,41 +25,58 @@ public enum ArceeFusion: ChunkedMergeMethod {
         try mergeWhole(inputs, context: context)
     }
 
-    /// Rows (the last dimension) lie inside every block, so importance is computed block by
-    /// block; the three quartiles are exact order statistics over the tensor (streaming passes).
+    /// Rows (the last dimension) lie inside every block, so each row's KL divergence comes from
+    /// one pass over the blocks and is kept (one Float64 per row); the three quartiles of the
+    /// importance are then exact order statistics over the tensor (streaming passes that need
+    /// only |δ| and the kept divergences, no more softmaxes).
     public static func prepare(scan: TensorScanner, count n: Int, shape: Shape, hasBase: Bool, context: MergeContext) throws(MergeError) -> any ChunkKernel {
         guard hasBase, context.perModel.count == 1 else {
             throw .badInputs(tensor: context.tensorName, method: name, reason: "needs the base and one other model")
         }
         let rowLength = max(shape.dimensions.last ?? n, 1)
-        guard n > 0 else { return Kernel(rowLength: rowLength, threshold: 0) }
+        guard n > 0 else { return Kernel(rowLength: rowLength, divergences: [], threshold: 0) }
+        let perRow = scan.map { divergences($0, rowLength: rowLength) }.flatMap { $0 }
         let ranks = [0.5, 0.75, 0.25].map { Int($0 * Double(n - 1)) }
-        let q = TensorOrderStatistics.select(scan, count: n, ranks: ranks) { importance($0, rowLength: rowLength) }
-        return Kernel(rowLength: rowLength, threshold: q[0] + 1.5 * (q[1] - q[2]))
+        let q = TensorOrderStatistics.select(scan, count: n, ranks: ranks) {
+            importance($0, rowLength: rowLength, divergences: perRow)
+        }
+        return Kernel(rowLength: rowLength, divergences: perRow, threshold: q[0] + 1.5 * (q[1] - q[2]))
     }
 
-    /// |δ| times its row's KL(softmax(X) ‖ softmax(B)), for every element of the block.
-    static func importance(_ chunk: ChunkInputs, rowLength: Int) -> [Double] {
+    /// KL(softmax(X) ‖ softmax(B)) of every row of the block (blocks hold whole rows).
+    static func divergences(_ chunk: ChunkInputs, rowLength: Int) -> [Double] {
         guard let base = chunk.base else { return [] }
-        let model = chunk.models[0], n = base.count
-        var importance = [Double](repeating: 0, count: n)
-        for start in stride(from: 0, to: n, by: rowLength) {
-            let row = start..<min(start + rowLength, n)
+        let model = chunk.models[0]
+        return stride(from: 0, to: base.count, by: rowLength).map { start in
+            let row = start..<min(start + rowLength, base.count)
             let p = softmax(model, row), q = softmax(base, row)
             var kl = 0.0
             for k in p.indices { kl += (p[k] + 1e-8) * log((p[k] + 1e-8) / (q[k] + 1e-8)) }
-            for j in row { importance[j] = abs(Double(model[j]) - Double(base[j])) * kl }
+            return kl
         }
-        return importance
+    }
+
+    /// |δ| times its row's divergence, for every element of the block; `divergences` holds one
+    /// value per row of the tensor.
+    static func importance(_ chunk: ChunkInputs, rowLength: Int, divergences: [Double]) -> [Double] {
+        guard let base = chunk.base else { return [] }
+        let model = chunk.models[0], firstRow = chunk.range.lowerBound / rowLength
+        var out = [Double](repeating: 0, count: base.count)
+        for (r, start) in stride(from: 0, to: base.count, by: rowLength).enumerated() {
+            let kl = divergences[firstRow + r]
+            for j in start..<min(start + rowLength, base.count) { out[j] = abs(Double(model[j]) - Double(base[j])) * kl }
+        }
+        return out
     }
 
     struct Kernel: ChunkKernel {
         let rowLength: Int
+        let divergences: [Double]
         let threshold: Double
         func merge(_ chunk: ChunkInputs) -> [Float] {
             guard let base = chunk.base else { return [] }
             let model = chunk.models[0]
-            let importance = ArceeFusion.importance(chunk, rowLength: rowLength)
+            let importance = ArceeFusion.importance(chunk, rowLength: rowLength, divergences: divergences)
             return base.indices.map { importance[$0] >= threshold ? model[$0] : base[$0] }
         }
     }

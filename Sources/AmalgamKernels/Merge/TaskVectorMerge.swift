@@ -16,6 +16,8 @@
 /// vectors there cost a mask repacking per comparison) and one NEON register on arm64.
 private typealias V<T: SIMDScalar> = SIMD4<T>
 private let width = 4
+/// Elements per strip of the TIES consensus loops (its work rows then fit in L1).
+private let consensusStrip = 1024
 
 /// Which elements of one task vector survive, for one block.
 public enum KeepRule: Sendable, Equatable {
@@ -188,28 +190,38 @@ extension MergeKernels {
                                            normalize: Bool, lambda: Float) -> [Float] {
         let n = base.count, m = models.count
         precondition(scales.count == m && weights.count == m, "taskVectorConsensus: \(scales.count) scales, \(weights.count) weights for \(m) models")
-        // Work: the total, merged and divisor rows, then W_i per model.
-        return withBlock(base: base, models: models, rules: rules, workCount: (3 + m) * n) { o, b, xs, flat, t in
-            let merged = t + n, divisor = t + 2 * n
-            for i in 0..<m {
-                let w = t + (3 + i) * n
-                forEachKept(flat[i], xs[i], b, count: n, scale: scales[i]) { j, v in
-                    w[j] = v
-                    t[j] += v
+        // Work, per strip of `consensusStrip` elements (so it stays in L1): the total, merged and
+        // divisor rows, then W_i per model.
+        let strip = min(n, consensusStrip)
+        return withBlock(base: base, models: models, rules: rules, workCount: (3 + m) * strip) { o, b, xs, flat, t in
+            let merged = t + strip, divisor = t + 2 * strip
+            for start in stride(from: 0, to: n, by: max(strip, 1)) {
+                let count = min(strip, n - start)
+                t.update(repeating: 0, count: 3 * strip)
+                let bs = b + start
+                for i in 0..<m {
+                    let w = t + (3 + i) * strip
+                    var rule = flat[i]
+                    rule.mask = rule.mask.map { $0 + start }
+                    forEachKept(rule, xs[i] + start, bs, count: count, scale: scales[i]) { j, v in
+                        w[j] = v
+                        t[j] += v
+                    }
                 }
-            }
-            for i in 0..<m {
-                let w = t + (3 + i) * n, weight = weights[i]
-                for j in 0..<n {
-                    // W agrees with the elected sign when W·s > 0, s = +1 for a total ≥ 0.
-                    let signed = t[j] >= 0 ? w[j] : -w[j]
-                    merged[j] += signed > 0 ? w[j] : 0
-                    divisor[j] += signed > 0 ? weight : 0
+                for i in 0..<m {
+                    let w = t + (3 + i) * strip, weight = weights[i]
+                    for j in 0..<count {
+                        // W agrees with the elected sign when W·s > 0, s = +1 for a total ≥ 0.
+                        let signed = t[j] >= 0 ? w[j] : -w[j]
+                        merged[j] += signed > 0 ? w[j] : 0
+                        divisor[j] += signed > 0 ? weight : 0
+                    }
                 }
-            }
-            for j in 0..<n {
-                let div: Float = divisor[j] == 0 ? 1 : divisor[j]
-                o[j] = b[j] + lambda * (normalize ? merged[j] / div : merged[j])
+                let os = o + start
+                for j in 0..<count {
+                    let div: Float = divisor[j] == 0 ? 1 : divisor[j]
+                    os[j] = bs[j] + lambda * (normalize ? merged[j] / div : merged[j])
+                }
             }
         }
     }

@@ -172,7 +172,8 @@ private final class StreamState<T: Sendable>: @unchecked Sendable {
     }
 
     private func admissible(_ index: Int) -> Bool {
-        index < consumed + lookahead || reserved + cost(index) <= budget
+        // Without a budget only the lookahead admits (a zero budget must not admit zero-cost items).
+        index < consumed + lookahead || (budget > 0 && reserved + cost(index) <= budget)
     }
 
     /// The next index to produce, waiting while the lookahead and budget are full; nil when done

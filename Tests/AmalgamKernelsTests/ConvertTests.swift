@@ -1,4 +1,5 @@
 import AmalgamKernels
+import Foundation
 import Testing
 
 @Suite("Whole-buffer conversions against their reference twins")
@@ -108,4 +109,34 @@ private func sin(_ x: Double) -> Double {
         sum += term
     }
     return sum
+}
+
+@Suite("Parallel streams")
+struct ParallelStreamTests {
+    /// Items taken by producers and not yet consumed, and the most seen at once.
+    final class Gauge: @unchecked Sendable {
+        // SAFETY: every field is read and written with `lock` held.
+        private let lock = NSLock()
+        private var open = 0
+        private(set) var most = 0
+        func produced() { lock.withLock { open += 1; most = max(most, open) } }
+        func consumed() { lock.withLock { open -= 1 } }
+    }
+
+    @Test("orderedStream keeps at most `lookahead` items (plus the one being consumed) ahead of a slow consumer, in order", arguments: [1, 3])
+    func lookaheadBound(lookahead: Int) {
+        let gauge = Gauge()
+        var seen: [Int] = []
+        Parallel.orderedStream(count: 40, threads: 2, lookahead: lookahead) { index in
+            gauge.produced()
+            return index * 2
+        } consume: { index, value in
+            Thread.sleep(forTimeInterval: 0.001)
+            seen.append(value)
+            gauge.consumed()
+        }
+        #expect(seen == (0..<40).map { $0 * 2 })
+        // The item in the consumer's hands has already left the lookahead window.
+        #expect(gauge.most <= lookahead + 1, "\(gauge.most) items produced ahead of the consumer")
+    }
 }

@@ -55,25 +55,29 @@ public enum SCE: ChunkedMergeMethod {
     }
 
     /// Per position, the population variance of the task vectors across models, in Float32.
+    /// Loops run model by model over whole rows (they vectorize); each position still adds its
+    /// models in order, so the values are the same as a position-by-position loop's.
     static func variances(_ tau: [[Double]]) -> [Float] {
-        let m = tau.count
-        return (0..<(tau.first?.count ?? 0)).map { j in
-            var mean = 0.0
-            for i in 0..<m { mean += tau[i][j] }
-            mean /= Double(m)
-            var sum = 0.0
-            for i in 0..<m { sum += (tau[i][j] - mean) * (tau[i][j] - mean) }
-            return Float(sum / Double(m))
+        let m = tau.count, n = tau.first?.count ?? 0
+        var mean = [Double](repeating: 0, count: n)
+        for t in tau { for j in 0..<n { mean[j] += t[j] } }
+        for j in 0..<n { mean[j] /= Double(m) }
+        var sum = [Double](repeating: 0, count: n)
+        for t in tau {
+            for j in 0..<n {
+                let d = t[j] - mean[j]
+                sum[j] += d * d
+            }
         }
+        return sum.map { Float($0 / Double(m)) }
     }
 
     /// The block's task vectors, zeroed outside the kept positions.
     static func kept(_ chunk: ChunkInputs, _ window: RankWindow?) -> [[Double]] {
-        var tau = chunk.vectors(subtractBase: true)
+        let tau = chunk.vectors(subtractBase: true)
         guard let window else { return tau }
         let keep = window.keep(variances(tau), chunkStart: chunk.range.lowerBound)
-        for i in tau.indices { for j in keep.indices where !keep[j] { tau[i][j] = 0 } }
-        return tau
+        return tau.map { t in keep.indices.map { keep[$0] ? t[$0] : 0 } }
     }
 
     struct Kernel: ChunkKernel {
@@ -82,17 +86,21 @@ public enum SCE: ChunkedMergeMethod {
         func merge(_ chunk: ChunkInputs) -> [Float] {
             guard let base = chunk.base else { return [] }
             let tau = SCE.kept(chunk, window)
-            return (0..<base.count).map { j in
-                var sum = 0.0
-                for t in tau { sum += t[j] }
-                let positive = sum >= 0
-                var merged = 0.0, divisor = 0.0
-                for (i, t) in tau.enumerated() where t[j] != 0 && (t[j] > 0) == positive {
-                    merged += weights[i] * t[j]
-                    divisor += weights[i]
+            let n = base.count
+            // Model by model over the block (each position adds its models in order).
+            var sum = [Double](repeating: 0, count: n)
+            for t in tau { for j in 0..<n { sum[j] += t[j] } }
+            var merged = [Double](repeating: 0, count: n), divisor = [Double](repeating: 0, count: n)
+            for (i, t) in tau.enumerated() {
+                let weight = weights[i]
+                for j in 0..<n {
+                    // Adding 0 leaves the sums' bits alone (they start at +0 and never become −0).
+                    let agrees = t[j] != 0 && (t[j] > 0) == (sum[j] >= 0)
+                    merged[j] += agrees ? weight * t[j] : 0
+                    divisor[j] += agrees ? weight : 0
                 }
-                return Float(Double(base[j]) + merged / max(divisor, 1e-6))
             }
+            return (0..<n).map { j in Float(Double(base[j]) + merged[j] / max(divisor[j], 1e-6)) }
         }
     }
 }

@@ -132,3 +132,26 @@ struct MergeKernelTests {
         #expect(abs(kept - m.indices.filter { keep[$0] }.reduce(0.0) { $0 + Double(m[$1]) }) < 1e-9)
     }
 }
+
+@Suite("sce kernels against their reference twins")
+struct VarianceSelectionKernelTests {
+    @Test("taskVectors, populationVariances, keeping and signConsensus match their twins bit for bit", arguments: [1, 2, 3])
+    func matchPlainLoops(models m: Int) {
+        let n = 1031
+        let base = MergeKernelTests.values(n, seed: 1)
+        let xs = (0..<m).map { MergeKernelTests.values(n, seed: 10 + UInt64($0), levels: 9) }
+        let tau = MergeKernels.taskVectors(xs, base: base)
+        #expect(tau == xs.map { x in (0..<n).map { Double(x[$0]) - Double(base[$0]) } })
+
+        #expect(MergeKernels.populationVariances(tau) == referencePopulationVariances(tau))
+
+        let keep = (0..<n).map { ($0 * 7919) % 5 < 3 }
+        let kept = MergeKernels.keeping(tau, keep)
+        #expect(kept == tau.map { t in (0..<n).map { keep[$0] ? t[$0] : 0 } })
+        #expect(kept.allSatisfy { t in t.indices.allSatisfy { keep[$0] || t[$0].bitPattern == 0 } }, "dropped positions are +0")
+
+        let weights = (0..<m).map { 0.25 + Double($0) * 0.5 }
+        let fast = MergeKernels.signConsensus(base: base, tau: kept, weights: weights)
+        #expect(fast.map(\.bitPattern) == referenceSCEConsensus(base: base, tau: kept, weights: weights).map(\.bitPattern))
+    }
+}

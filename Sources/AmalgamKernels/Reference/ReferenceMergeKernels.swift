@@ -44,3 +44,30 @@ public func referenceWindowMask(_ magnitudes: [Float], low: (value: Float, dropF
         return keep
     }
 }
+
+/// Reference: sce's population variance per position (see MergeKernels.populationVariances).
+public func referencePopulationVariances(_ tau: [[Double]]) -> [Float] {
+    let m = tau.count
+    return (0..<(tau.first?.count ?? 0)).map { j in
+        var mean = 0.0
+        for i in 0..<m { mean += tau[i][j] }
+        mean /= Double(m)
+        var sum = 0.0
+        for i in 0..<m { sum += (tau[i][j] - mean) * (tau[i][j] - mean) }
+        return Float(sum / Double(m))
+    }
+}
+
+/// Reference: sce's weighted sign consensus (see MergeKernels.signConsensus).
+public func referenceSCEConsensus(base: [Float], tau: [[Double]], weights: [Double]) -> [Float] {
+    base.indices.map { j in
+        var sum = 0.0
+        for t in tau { sum += t[j] }
+        var merged = 0.0, divisor = 0.0
+        for (i, t) in tau.enumerated() where t[j] != 0 && (t[j] > 0) == (sum >= 0) {
+            merged += weights[i] * t[j]
+            divisor += weights[i]
+        }
+        return Float(Double(base[j]) + merged / max(divisor, 1e-6))
+    }
+}

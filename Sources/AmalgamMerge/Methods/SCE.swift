@@ -10,6 +10,7 @@
 // The recipe's per-model weight, lambda and normalize are not used (as in mergekit).
 
 import AmalgamCore
+import AmalgamKernels
 
 /// Variance-selected, mean-square-weighted, sign-erased task arithmetic.
 public enum SCE: ChunkedMergeMethod {
@@ -36,12 +37,12 @@ public enum SCE: ChunkedMergeMethod {
         var window: RankWindow?
         if topk < 1 {
             let nonzero = Int(scan.sum(width: 1) { chunk, sums in
-                sums[0] += Double(variances(chunk.vectors(subtractBase: true)).lazy.filter { $0 != 0 }.count)
+                sums[0] += Double(variances(taskVectors(chunk)).lazy.filter { $0 != 0 }.count)
             }[0])
             let keep = Int(Double(nonzero) * topk)
             // Keep the `keep` largest variances (ties by index), zero every model elsewhere.
             window = RankWindow.make(count: n, dropLow: n - keep, dropHigh: 0, scan: scan,
-                                     magnitude: { variances($0.vectors(subtractBase: true)) })
+                                     magnitude: { variances(taskVectors($0)) })
         }
         let selection = window
         let squares = scan.sum(width: m) { chunk, sums in
@@ -55,29 +56,18 @@ public enum SCE: ChunkedMergeMethod {
     }
 
     /// Per position, the population variance of the task vectors across models, in Float32.
-    /// Loops run model by model over whole rows (they vectorize); each position still adds its
-    /// models in order, so the values are the same as a position-by-position loop's.
-    static func variances(_ tau: [[Double]]) -> [Float] {
-        let m = tau.count, n = tau.first?.count ?? 0
-        var mean = [Double](repeating: 0, count: n)
-        for t in tau { for j in 0..<n { mean[j] += t[j] } }
-        for j in 0..<n { mean[j] /= Double(m) }
-        var sum = [Double](repeating: 0, count: n)
-        for t in tau {
-            for j in 0..<n {
-                let d = t[j] - mean[j]
-                sum[j] += d * d
-            }
-        }
-        return sum.map { Float($0 / Double(m)) }
+    static func variances(_ tau: [[Double]]) -> [Float] { MergeKernels.populationVariances(tau) }
+
+    /// The block's task vectors τ_i = X_i − B in Float64.
+    static func taskVectors(_ chunk: ChunkInputs) -> [[Double]] {
+        chunk.base.map { MergeKernels.taskVectors(chunk.models, base: $0) } ?? chunk.vectors(subtractBase: true)
     }
 
     /// The block's task vectors, zeroed outside the kept positions.
     static func kept(_ chunk: ChunkInputs, _ window: RankWindow?) -> [[Double]] {
-        let tau = chunk.vectors(subtractBase: true)
+        let tau = taskVectors(chunk)
         guard let window else { return tau }
-        let keep = window.keep(variances(tau), chunkStart: chunk.range.lowerBound)
-        return tau.map { t in keep.indices.map { keep[$0] ? t[$0] : 0 } }
+        return MergeKernels.keeping(tau, window.keep(variances(tau), chunkStart: chunk.range.lowerBound))
     }
 
     struct Kernel: ChunkKernel {
@@ -85,22 +75,7 @@ public enum SCE: ChunkedMergeMethod {
         let weights: [Double]
         func merge(_ chunk: ChunkInputs) -> [Float] {
             guard let base = chunk.base else { return [] }
-            let tau = SCE.kept(chunk, window)
-            let n = base.count
-            // Model by model over the block (each position adds its models in order).
-            var sum = [Double](repeating: 0, count: n)
-            for t in tau { for j in 0..<n { sum[j] += t[j] } }
-            var merged = [Double](repeating: 0, count: n), divisor = [Double](repeating: 0, count: n)
-            for (i, t) in tau.enumerated() {
-                let weight = weights[i]
-                for j in 0..<n {
-                    // Adding 0 leaves the sums' bits alone (they start at +0 and never become −0).
-                    let agrees = t[j] != 0 && (t[j] > 0) == (sum[j] >= 0)
-                    merged[j] += agrees ? weight * t[j] : 0
-                    divisor[j] += agrees ? weight : 0
-                }
-            }
-            return (0..<n).map { j in Float(Double(base[j]) + merged[j] / max(divisor[j], 1e-6)) }
+            return MergeKernels.signConsensus(base: base, tau: SCE.kept(chunk, window), weights: weights)
         }
     }
 }

@@ -3,7 +3,7 @@
 Inputs: WORK/in (base) and WORK/ft1, WORK/ft2 (base plus noise), made by generate_checkpoint.py.
 For each method (linear, task_arithmetic, ties at density 0.5, dare_ties, slerp) both tools merge
 the same recipe, one after the other, each after reading the inputs once (warm page cache), a
-`sync`, and writing and deleting a 4 GB scratch file (see fresh_free_pages); measure.py records wall time, VmHWM and peak anonymous memory. The I/O floor is `cat` of
+`sync`, and writing and deleting a 4 GB scratch file (see bench_common.fresh_free_pages); measure.py records wall time, VmHWM and peak anonymous memory. The I/O floor is `cat` of
 the three inputs to /dev/null, warm.
 
 Usage: python3 merge_benchmark.py AMALGAM_BINARY MERGEKIT_YAML_BINARY WORK [repetitions]
@@ -14,6 +14,8 @@ import shutil
 import statistics
 import subprocess
 import sys
+
+from bench_common import fresh_free_pages
 
 here = os.path.dirname(os.path.abspath(__file__))
 amalgam, mergekit, work = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -31,27 +33,12 @@ recipes = {
 }
 
 
-def fresh_free_pages(megabytes=4096):
-    """Writes and deletes a scratch file, so the run starts with that much free memory the
-    hypervisor still backs. On this VM (virtio_balloon free-page reporting), memory freed a few
-    seconds earlier is handed back to the host, and touching it again costs host-side faults:
-    writing 1.7 GB took 0.30 s right after deleting a file of that size and 1.8-3.3 s five
-    seconds later. A 1.7 GB output pays that at random, which distorts a 1.5 s run far more than
-    a 15 s one."""
-    scratch = os.path.join(work, "scratch.bin")
-    block = b"\0" * (1 << 20)
-    with open(scratch, "wb") as f:
-        for _ in range(megabytes):
-            f.write(block)
-    os.remove(scratch)
-
-
 def measure(label, command):
     # Every run starts with warm inputs (read once with cat), no dirty pages from the last run,
-    # and freshly backed free memory for its output (see fresh_free_pages).
+    # and freshly backed free memory for its output (see bench_common.fresh_free_pages).
     subprocess.run(["cat", *shards], stdout=subprocess.DEVNULL, check=True)
     subprocess.run(["sync"], check=True)
-    fresh_free_pages()
+    fresh_free_pages(work)
     out = subprocess.run([sys.executable, os.path.join(here, "measure.py"), label, "--", *command],
                          capture_output=True, text=True)
     line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"

@@ -8,6 +8,19 @@
 // working copies.
 
 import AmalgamCore
+import Foundation
+
+/// Per-block results that one streaming pass leaves for a later one (keyed by block start), when
+/// the pass itself must stay a sum (so its reduction order, and its bits, do not change).
+final class BlockMemo<Value: Sendable>: @unchecked Sendable {
+    // SAFETY: `@unchecked Sendable` because `values` is read and written only with `lock` held.
+    private let lock = NSLock()
+    private var values: [Int: Value] = [:]
+
+    func store(_ value: Value, at start: Int) { lock.withLock { values[start] = value } }
+    /// The value stored for the block at `start`, removed (each is read once).
+    func take(at start: Int) -> Value? { lock.withLock { values.removeValue(forKey: start) } }
+}
 
 extension ChunkInputs {
     /// The models of this block in Float64, minus the base when `subtractBase` and the block has one.

@@ -123,6 +123,30 @@ struct MethodTests {
         for j in delta.indices where delta[j] != 0 { #expect(abs(Double(delta[j]) - Double(original[j]) * factor) < 1e-5) }
     }
 
+    @Test("DARE and DELLA masks kept from the norm pass merge to the same bits as masks drawn again",
+          arguments: ["dare_ties", "dare_linear", "della"])
+    func keptMasksMatchRedrawn(method name: String) throws {
+        let method = try #require(MergeMethodRegistry.builtIn.method(named: name) as? any ChunkedMergeMethod.Type)
+        var generator = SeededGenerator(seed: 11)
+        let (rows, columns) = (24, 100)
+        let base = (0..<(rows * columns)).map { _ in Float.random(in: -1...1, using: &generator) }
+        let models = (0..<2).map { _ in base.map { $0 + Float.random(in: -0.1...0.1, using: &generator) } }
+        // Blocks of 4 rows, as the executor cuts them.
+        let blocks = stride(from: 0, to: rows * columns, by: 4 * columns).map { start in
+            let range = start..<(start + 4 * columns)
+            return ChunkInputs(range: range, base: Array(base[range]), models: models.map { Array($0[range]) })
+        }
+        let perModel: [[String: ParameterValue]] = [["weight": .number(0.6), "density": .number(0.4)], ["weight": .number(0.4), "density": .number(0.7)]]
+        let kernel = try method.prepare(scan: TensorScanner(blocks: blocks), count: rows * columns, shape: [rows, columns], hasBase: true,
+                                        context: context(method, perModel: perModel, seed: 3))
+        // The first merge of a block takes the kept masks; the second draws them again.
+        for block in blocks {
+            let first = kernel.merge(block), second = kernel.merge(block)
+            #expect(first.map(\.bitPattern) == second.map(\.bitPattern), "block at \(block.range.lowerBound)")
+            #expect(first != block.base, "the block changed")
+        }
+    }
+
     @Test("DELLA keeps large magnitudes more often than small ones")
     func dellaBias() {
         let original = (0..<10_000).map { Float($0 % 100 + 1) }   // 100 rows of magnitudes 1...100

@@ -51,3 +51,22 @@ extension MergeKernels {
         return (total, kept)
     }
 }
+
+extension MergeKernels {
+    /// Keep flags packed 64 to a word (flag j is bit j % 64 of word j / 64).
+    public static func packFlags(_ flags: [Bool]) -> [UInt64] {
+        var words = [UInt64](repeating: 0, count: (flags.count + 63) / 64)
+        flags.withUnsafeBytes { fs in
+            // SAFETY: fs holds flags.count one-byte flags (0 or 1); j / 64 < words.count.
+            guard let f = fs.baseAddress else { return }
+            for j in 0..<flags.count { words[j >> 6] |= UInt64(f.load(fromByteOffset: j, as: UInt8.self)) << UInt64(j & 63) }
+        }
+        return words
+    }
+
+    /// The first `count` flags of ``packFlags(_:)``'s words.
+    public static func unpackFlags(_ words: [UInt64], count: Int) -> [Bool] {
+        precondition(count <= words.count * 64, "unpackFlags: \(count) flags from \(words.count) words")
+        return (0..<count).map { j in words[j >> 6] >> UInt64(j & 63) & 1 != 0 }
+    }
+}

@@ -61,19 +61,30 @@ enum GeneralizedTaskArithmetic {
             })
         var factors = [Double](repeating: 1, count: models)
         let rescale = context.flag("rescale") ?? configuration.defaultRescale
+        var memo: BlockMemo<[[UInt64]?]>?
         if rescale && configuration.sparsification != .none {
             let frozen = plans
+            // Random and DELLA masks cost more to draw than to keep: the norm pass keeps them,
+            // packed, for the merge pass (n/8 bytes per model), up to `maskMemoBytes`.
+            let drawn = frozen.map { !$0.keepsAll && ($0.rule == .random || $0.rule == .dellaMagprune) }
+            let keeping = drawn.contains(true) && n / 8 * drawn.filter { $0 }.count <= maskMemoBytes
+            let store = keeping ? BlockMemo<[[UInt64]?]>() : nil
             let sums = scan.sum(width: 2 * frozen.count) { chunk, out in
+                var words = [[UInt64]?](repeating: nil, count: frozen.count)
                 for (i, plan) in frozen.enumerated() {
                     let size = magnitudes(chunk, model: i)
-                    let (total, kept) = MergeKernels.maskedL1(size, keep: plan.keep(magnitudes: size, start: chunk.range.lowerBound))
+                    let keep = plan.keep(magnitudes: size, start: chunk.range.lowerBound)
+                    let (total, kept) = MergeKernels.maskedL1(size, keep: keep)
                     out[2 * i] += total
                     out[2 * i + 1] += kept
+                    if drawn[i] { words[i] = MergeKernels.packFlags(keep) }
                 }
+                store?.store(words, at: chunk.range.lowerBound)
             }
+            memo = store
             for i in 0..<models where sums[2 * i] >= 1e-7 && sums[2 * i + 1] >= 1e-7 { factors[i] = sums[2 * i] / sums[2 * i + 1] }
         }
-        return Kernel(plans: plans, factors: factors, weights: (0..<models).map { context.number("weight", model: $0) ?? 0 },
+        return Kernel(plans: plans, masks: memo, factors: factors, weights: (0..<models).map { context.number("weight", model: $0) ?? 0 },
                       consensus: configuration.consensus, normalize: context.flag("normalize") ?? configuration.defaultNormalize,
                       lambda: context.number("lambda") ?? 1)
     }
@@ -84,8 +95,13 @@ enum GeneralizedTaskArithmetic {
         return MergeKernels.absoluteDifference(chunk.models[i], b)
     }
 
+    /// The most memory the norm pass may use to keep drawn masks for the merge pass: 128 MiB.
+    static let maskMemoBytes = 128 << 20
+
     struct Kernel: ChunkKernel {
         let plans: [SparsificationPlan]
+        /// Masks the norm pass drew, per block start and model, each taken once (nil: draw again).
+        let masks: BlockMemo<[[UInt64]?]>?
         let factors: [Double]
         let weights: [Double]
         let consensus: Bool
@@ -95,8 +111,10 @@ enum GeneralizedTaskArithmetic {
         func merge(_ chunk: ChunkInputs) -> [Float] {
             guard let base = chunk.base else { return [] }
             let n = base.count
+            let drawn = masks?.take(at: chunk.range.lowerBound)
             let rules = plans.indices.map { i in
-                plans[i].keepRule(count: n, magnitudes: magnitudes(chunk, model: i), start: chunk.range.lowerBound)
+                if let words = drawn?[i] { return KeepRule.mask(MergeKernels.unpackFlags(words, count: n)) }
+                return plans[i].keepRule(count: n, magnitudes: magnitudes(chunk, model: i), start: chunk.range.lowerBound)
             }
             let scales = plans.indices.map { Float(weights[$0] * factors[$0]) }
             if consensus {

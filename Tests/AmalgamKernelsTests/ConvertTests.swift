@@ -140,3 +140,13 @@ struct ParallelStreamTests {
         #expect(gauge.most <= lookahead + 1, "\(gauge.most) items produced ahead of the consumer")
     }
 }
+
+@Suite("Float64 decoding")
+struct DecodeDoublesTests {
+    @Test("decodeDoubles widens every format exactly", arguments: [ScalarFormat.float32, .float16, .bfloat16])
+    func widensExactly(format: ScalarFormat) {
+        let values = (0..<40_000).map { Float($0 % 997) * 0.03125 - 7 }
+        let bytes = Convert.encode(values, as: format).region
+        #expect(Convert.decodeDoubles(bytes, as: format) == Convert.decode(bytes, as: format).map(Double.init))
+    }
+}

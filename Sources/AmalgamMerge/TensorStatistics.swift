@@ -102,7 +102,7 @@ struct LinearCombination: ChunkKernel {
 /// Values map to 64-bit keys whose unsigned order is the numeric order (``OrderStatistics/key(_:)``).
 /// Each histogram pass (65,536 bins per target) fixes the next 16 bits of a target's key; once
 /// the group sharing the fixed prefix holds at most `collectLimit` values, one more pass collects
-/// them and sorts. Typically two passes; never more than five.
+/// them and selects the rank (``OrderStatistics/nth(_:_:)``). Typically two passes; never more than five.
 enum TensorOrderStatistics {
     static let collectLimit = 1 << 20
 
@@ -112,46 +112,6 @@ enum TensorOrderStatistics {
         var bits = 0
         var groupCount = Int.max
         var result: Double?
-    }
-
-    /// The key of ascending rank `k` in `keys` (reordered in place): quickselect with a
-    /// median-of-three pivot, falling back to a sort of what is left after 64 rounds.
-    static func nth(_ keys: inout [UInt64], _ k: Int) -> UInt64 {
-        precondition(k >= 0 && k < keys.count, "nth: rank \(k) outside \(keys.count) keys")
-        var low = 0, high = keys.count - 1, rounds = 0
-        while low < high {
-            rounds += 1
-            if rounds > 64 {
-                keys[low...high].sort()
-                break
-            }
-            let mid = low + (high - low) / 2
-            let a = keys[low], b = keys[mid], c = keys[high]
-            let pivot = max(min(a, b), min(max(a, b), c))
-            // Three-way partition: [low, lt) < pivot, [lt, i) == pivot, (gt, high] > pivot.
-            var lt = low, i = low, gt = high
-            while i <= gt {
-                let x = keys[i]
-                if x < pivot {
-                    keys.swapAt(lt, i)
-                    lt += 1
-                    i += 1
-                } else if x > pivot {
-                    keys.swapAt(i, gt)
-                    gt -= 1
-                } else {
-                    i += 1
-                }
-            }
-            if k < lt {
-                high = lt - 1
-            } else if k > gt {
-                low = gt + 1
-            } else {
-                return pivot
-            }
-        }
-        return keys[k]
     }
 
     /// The values of the given 0-based ascending ranks among the `count` values `values` yields
@@ -186,7 +146,7 @@ enum TensorOrderStatistics {
                     }
                 }
                 for (t, index) in collect.enumerated() {
-                    targets[index].result = OrderStatistics.value(Self.nth(&groups[t], targets[index].rank))
+                    targets[index].result = OrderStatistics.value(OrderStatistics.nth(&groups[t], targets[index].rank))
                 }
                 continue
             }

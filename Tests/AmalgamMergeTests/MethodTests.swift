@@ -294,7 +294,7 @@ struct TensorOrderStatisticsTests {
             let sorted = keys.sorted()
             for k in Set([0, keys.count / 3, keys.count / 2, keys.count - 1]) {
                 var work = keys
-                #expect(TensorOrderStatistics.nth(&work, k) == sorted[k], "rank \(k) of \(keys.count)")
+                #expect(OrderStatistics.nth(&work, k) == sorted[k], "rank \(k) of \(keys.count)")
                 #expect(work.sorted() == sorted, "nth only reorders")
             }
         }

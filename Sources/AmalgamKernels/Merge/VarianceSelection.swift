@@ -31,6 +31,17 @@ extension MergeKernels {
         }
     }
 
+    /// sum[j] += Σ_i rows[i][j], rows in order (every row holds n elements).
+    private static func addRows(_ rows: [[Double]], into sum: UnsafeMutablePointer<Double>, count n: Int) {
+        for row in rows {
+            row.withUnsafeBufferPointer { rs in
+                // SAFETY: callers pass rows of n elements and a sum of n slots.
+                guard let r = rs.baseAddress else { return }
+                for j in 0..<n { sum[j] += r[j] }
+            }
+        }
+    }
+
     /// Per position, the population variance of τ across models, in Float32:
     /// mean = (Σ_i τ_i)/m, then Σ_i (τ_i − mean)² / m.
     public static func populationVariances(_ tau: [[Double]]) -> [Float] {
@@ -41,7 +52,7 @@ extension MergeKernels {
             sum.withUnsafeMutableBufferPointer { ss in
                 // SAFETY: mean, sum and every τ row hold n elements.
                 guard let mp = ms.baseAddress, let sp = ss.baseAddress else { return }
-                for t in tau { t.withUnsafeBufferPointer { ts in if let tp = ts.baseAddress { for j in 0..<n { mp[j] += tp[j] } } } }
+                addRows(tau, into: mp, count: n)
                 let count = Double(m)
                 for j in 0..<n { mp[j] /= count }
                 for t in tau {
@@ -91,7 +102,7 @@ extension MergeKernels {
                 divisor.withUnsafeMutableBufferPointer { divisors in
                     // SAFETY: every buffer and τ row holds n elements.
                     guard let s = totals.baseAddress, let mp = mergeds.baseAddress, let dp = divisors.baseAddress else { return }
-                    for t in tau { t.withUnsafeBufferPointer { ts in if let tp = ts.baseAddress { for j in 0..<n { s[j] += tp[j] } } } }
+                    addRows(tau, into: s, count: n)
                     for (i, t) in tau.enumerated() {
                         let weight = weights[i]
                         t.withUnsafeBufferPointer { ts in

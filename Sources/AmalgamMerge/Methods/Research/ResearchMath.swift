@@ -52,7 +52,7 @@ enum TaskVectors {
 ///
 /// Values map to 64-bit keys whose unsigned order is the numeric order. Each histogram pass
 /// fixes the next 16 bits of every target's key; once a target's group is small enough, one
-/// more pass collects the group's keys and sorts them. Memory: a 65,536-bin histogram per target
+/// more pass collects the group's keys and selects the rank among them. Memory: a 65,536-bin histogram per target
 /// and tensor in flight, or the collected group (at most `collectLimit` keys per target).
 enum OrderStatistics {
     static let collectLimit = 1 << 22
@@ -64,6 +64,46 @@ enum OrderStatistics {
 
     static func value(_ key: UInt64) -> Double {
         key & (1 << 63) != 0 ? Double(bitPattern: key & ~(1 << 63)) : Double(bitPattern: ~key)
+    }
+
+    /// The key of ascending rank `k` in `keys` (reordered in place): quickselect with a
+    /// median-of-three pivot, falling back to a sort of what is left after 64 rounds.
+    static func nth(_ keys: inout [UInt64], _ k: Int) -> UInt64 {
+        precondition(k >= 0 && k < keys.count, "nth: rank \(k) outside \(keys.count) keys")
+        var low = 0, high = keys.count - 1, rounds = 0
+        while low < high {
+            rounds += 1
+            if rounds > 64 {
+                keys[low...high].sort()
+                break
+            }
+            let mid = low + (high - low) / 2
+            let a = keys[low], b = keys[mid], c = keys[high]
+            let pivot = max(min(a, b), min(max(a, b), c))
+            // Three-way partition: [low, lt) < pivot, [lt, i) == pivot, (gt, high] > pivot.
+            var lt = low, i = low, gt = high
+            while i <= gt {
+                let x = keys[i]
+                if x < pivot {
+                    keys.swapAt(lt, i)
+                    lt += 1
+                    i += 1
+                } else if x > pivot {
+                    keys.swapAt(i, gt)
+                    gt -= 1
+                } else {
+                    i += 1
+                }
+            }
+            if k < lt {
+                high = lt - 1
+            } else if k > gt {
+                low = gt + 1
+            } else {
+                return pivot
+            }
+        }
+        return keys[k]
     }
 
     private struct Target: Sendable {
@@ -140,9 +180,8 @@ enum OrderStatistics {
                     targets[index].rank = remaining
                     targets[index].groupCount = histogram[digit]
                     if targets[index].bits == 64 { targets[index].result = value(targets[index].prefix) }
-                case .keys(let keys)?:
-                    let sorted = keys.sorted()
-                    targets[index].result = value(sorted[targets[index].rank])
+                case .keys(var keys)?:
+                    targets[index].result = value(nth(&keys, targets[index].rank))
                 case nil:
                     throw .badInputs(tensor: "(whole model)", method: "order statistics", reason: "no values for row \(targets[index].row)")
                 }

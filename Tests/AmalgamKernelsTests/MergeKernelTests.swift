@@ -155,3 +155,27 @@ struct VarianceSelectionKernelTests {
         #expect(fast.map(\.bitPattern) == referenceSCEConsensus(base: base, tau: kept, weights: weights).map(\.bitPattern))
     }
 }
+
+@Suite("Radix sort")
+struct RadixSortTests {
+    @Test("radixSort equals sorted() on random, repeated, narrow and presorted keys", arguments: [0, 1, 2, 7, 300, 5000])
+    func matchesSorted(count: Int) {
+        var state: UInt64 = 99
+        func next() -> UInt64 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return state
+        }
+        let inputs: [[UInt64]] = [
+            (0..<count).map { _ in next() },
+            (0..<count).map { _ in next() % 5 },
+            (0..<count).map { UInt64($0 % 13) << 40 | UInt64($0) },   // most digits equal in every key
+            (0..<count).map { UInt64($0) },
+            (0..<count).map { UInt64(count - $0) << 32 },
+        ]
+        for keys in inputs {
+            var sorted = keys
+            MergeKernels.radixSort(&sorted)
+            #expect(sorted == keys.sorted())
+        }
+    }
+}

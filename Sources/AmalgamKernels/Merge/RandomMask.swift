@@ -1,6 +1,7 @@
 // Bernoulli keep-masks from a counter-based stream: element j is kept when
 // u_j = (mix(mix(key + j·φ)) >> 11) · 2^-53 < probability, the same draw as
-// AmalgamCore.SeededRandom.uniformDouble(at:) (whose mixing this file owns).
+// AmalgamCore.SeededRandom.uniformDouble(at:) (whose mixing this file owns); also the packing
+// of drawn masks kept between passes, and the radix sort behind DELLA's per-row ranks.
 
 /// SplitMix64's finaliser (Steele, Lea, Flood 2014).
 @inlinable
@@ -68,5 +69,47 @@ extension MergeKernels {
     public static func unpackFlags(_ words: [UInt64], count: Int) -> [Bool] {
         precondition(count <= words.count * 64, "unpackFlags: \(count) flags from \(words.count) words")
         return (0..<count).map { j in words[j >> 6] >> UInt64(j & 63) & 1 != 0 }
+    }
+}
+
+extension MergeKernels {
+    /// Sorts `keys` ascending: LSD radix sort, 8 bits a pass, skipping the passes whose digit is
+    /// the same in every key (for DELLA's per-row (|δ| bits, index) keys, faster than a
+    /// comparison sort; the keys are distinct, so stability does not matter to the result).
+    public static func radixSort(_ keys: inout [UInt64]) {
+        let n = keys.count
+        guard n > 1 else { return }
+        var scratch = [UInt64](repeating: 0, count: n)
+        var counts = [Int](repeating: 0, count: 256)
+        var inScratch = false
+        keys.withUnsafeMutableBufferPointer { a in
+            scratch.withUnsafeMutableBufferPointer { b in
+                counts.withUnsafeMutableBufferPointer { c in
+                    // SAFETY: a and b hold n keys; c holds 256 counts indexed by a byte; every
+                    // scatter position is a running offset below n.
+                    guard var source = a.baseAddress, var target = b.baseAddress, let count = c.baseAddress else { return }
+                    for shift in stride(from: UInt64(0), to: 64, by: 8) {
+                        c.update(repeating: 0)
+                        for j in 0..<n { count[Int(truncatingIfNeeded: source[j] >> shift & 0xFF)] += 1 }
+                        if count[Int(truncatingIfNeeded: source[0] >> shift & 0xFF)] == n { continue }
+                        var offset = 0
+                        for digit in 0..<256 {
+                            let c = count[digit]
+                            count[digit] = offset
+                            offset += c
+                        }
+                        for j in 0..<n {
+                            let key = source[j]
+                            let digit = Int(truncatingIfNeeded: key >> shift & 0xFF)
+                            target[count[digit]] = key
+                            count[digit] += 1
+                        }
+                        swap(&source, &target)
+                        inScratch.toggle()
+                    }
+                }
+            }
+        }
+        if inScratch { keys = scratch }
     }
 }

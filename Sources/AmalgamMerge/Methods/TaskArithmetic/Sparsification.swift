@@ -137,9 +137,13 @@ struct SparsificationPlan: Sendable {
             var flags = [Bool](repeating: false, count: count)
             for rowStart in stride(from: 0, to: count, by: rowLength) {
                 let row = rowStart..<min(rowStart + rowLength, count)
-                let order = row.sorted { (magnitudes[$0], $0) < (magnitudes[$1], $1) }
+                // (|δ|, index) order as one integer sort: magnitudes are non-negative, so their
+                // bit patterns order like their values; the low 32 bits hold the index in the row.
+                var order = row.map { UInt64(magnitudes[$0].bitPattern) << 32 | UInt64($0 - rowStart) }
+                MergeKernels.radixSort(&order)
                 let span = Double(max(order.count - 1, 1))
-                for (rank, j) in order.enumerated() {
+                for (rank, key) in order.enumerated() {
+                    let j = rowStart + Int(key & 0xFFFF_FFFF)
                     let r = order.count > 1 ? Double(rank) / span : 0
                     let probability = (density - epsilon) + 2 * epsilon * min(max(r, 0), 1)
                     flags[j] = random.uniformDouble(at: start + j) < probability

@@ -179,3 +179,15 @@ struct RadixSortTests {
         }
     }
 }
+
+@Suite("Packed keep flags")
+struct PackedFlagsTests {
+    @Test("unpackFlags(packFlags(f)) == f, and bit j of word j/64 is flag j", arguments: [0, 1, 63, 64, 65, 1000])
+    func roundTrip(count: Int) {
+        let flags = (0..<count).map { ($0 * 2_654_435_761) % 7 < 3 }
+        let words = MergeKernels.packFlags(flags)
+        #expect(words.count == (count + 63) / 64)
+        #expect(MergeKernels.unpackFlags(words, count: count) == flags)
+        for j in 0..<count { #expect((words[j / 64] >> UInt64(j % 64) & 1 == 1) == flags[j]) }
+    }
+}

@@ -56,23 +56,35 @@ extension MergeKernels {
 extension MergeKernels {
     /// Keep flags packed 64 to a word (flag j is bit j % 64 of word j / 64).
     public static func packFlags(_ flags: [Bool]) -> [UInt64] {
-        var words = [UInt64](repeating: 0, count: (flags.count + 63) / 64)
-        flags.withUnsafeBytes { fs in
-            // SAFETY: fs holds flags.count one-byte flags (0 or 1); j / 64 < words.count.
-            guard let f = fs.baseAddress else { return }
-            for j in 0..<flags.count { words[j >> 6] |= UInt64(f.load(fromByteOffset: j, as: UInt8.self)) << UInt64(j & 63) }
+        let n = flags.count
+        return [UInt64](unsafeUninitializedCapacity: (n + 63) / 64) { words, initialized in
+            flags.withUnsafeBytes { fs in
+                // SAFETY: fs holds n one-byte flags (0 or 1); word w covers flags [64w, 64w + 64) ∩ [0, n).
+                guard let f = fs.baseAddress, let out = words.baseAddress else { return }
+                for w in 0..<((n + 63) / 64) {
+                    var word: UInt64 = 0
+                    for k in 0..<min(64, n - w * 64) { word |= UInt64(f.load(fromByteOffset: w * 64 + k, as: UInt8.self)) << UInt64(k) }
+                    out[w] = word
+                }
+            }
+            initialized = (n + 63) / 64
         }
-        return words
     }
 
     /// The first `count` flags of ``packFlags(_:)``'s words.
     public static func unpackFlags(_ words: [UInt64], count: Int) -> [Bool] {
         precondition(count <= words.count * 64, "unpackFlags: \(count) flags from \(words.count) words")
-        return (0..<count).map { j in words[j >> 6] >> UInt64(j & 63) & 1 != 0 }
+        return [Bool](unsafeUninitializedCapacity: count) { flags, initialized in
+            words.withUnsafeBufferPointer { ws in
+                // SAFETY: flags has room for count one-byte Bools, written as 0 or 1; word j / 64
+                // exists (checked above).
+                guard let out = flags.baseAddress.map(UnsafeMutableRawPointer.init), let w = ws.baseAddress else { return }
+                for j in 0..<count { out.storeBytes(of: UInt8(truncatingIfNeeded: w[j >> 6] >> UInt64(j & 63) & 1), toByteOffset: j, as: UInt8.self) }
+            }
+            initialized = count
+        }
     }
-}
 
-extension MergeKernels {
     /// Sorts `keys` ascending: LSD radix sort, 8 bits a pass, skipping the passes whose digit is
     /// the same in every key (for DELLA's per-row (|δ| bits, index) keys, faster than a
     /// comparison sort; the keys are distinct, so stability does not matter to the result).

@@ -3,6 +3,7 @@
 // PyTorch-compatible sign and rounding rules.
 
 import AmalgamCore
+import AmalgamKernels
 import Foundation
 
 enum TaskVectors {
@@ -66,43 +67,10 @@ enum OrderStatistics {
         key & (1 << 63) != 0 ? Double(bitPattern: key & ~(1 << 63)) : Double(bitPattern: ~key)
     }
 
-    /// The key of ascending rank `k` in `keys` (reordered in place): quickselect with a
-    /// median-of-three pivot, falling back to a sort of what is left after 64 rounds.
+    /// The key of ascending rank `k` in `keys` (sorted in place by ``MergeKernels/radixSort(_:)``).
     static func nth(_ keys: inout [UInt64], _ k: Int) -> UInt64 {
         precondition(k >= 0 && k < keys.count, "nth: rank \(k) outside \(keys.count) keys")
-        var low = 0, high = keys.count - 1, rounds = 0
-        while low < high {
-            rounds += 1
-            if rounds > 64 {
-                keys[low...high].sort()
-                break
-            }
-            let mid = low + (high - low) / 2
-            let a = keys[low], b = keys[mid], c = keys[high]
-            let pivot = max(min(a, b), min(max(a, b), c))
-            // Three-way partition: [low, lt) < pivot, [lt, i) == pivot, (gt, high] > pivot.
-            var lt = low, i = low, gt = high
-            while i <= gt {
-                let x = keys[i]
-                if x < pivot {
-                    keys.swapAt(lt, i)
-                    lt += 1
-                    i += 1
-                } else if x > pivot {
-                    keys.swapAt(i, gt)
-                    gt -= 1
-                } else {
-                    i += 1
-                }
-            }
-            if k < lt {
-                high = lt - 1
-            } else if k > gt {
-                low = gt + 1
-            } else {
-                return pivot
-            }
-        }
+        MergeKernels.radixSort(&keys)
         return keys[k]
     }
 

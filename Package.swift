@@ -36,7 +36,7 @@ let package = Package(
         // MARK: - Kernels: the audited unsafe/SIMD corner, matrix products through BLAS
         .target(
             name: "AmalgamKernels",
-            dependencies: [.target(name: "CBLAS", condition: .when(platforms: [.linux, .android, .windows, .openbsd]))],
+            dependencies: ["CAmalgamShims", .target(name: "CBLAS", condition: .when(platforms: [.linux, .android, .windows, .openbsd]))],
             swiftSettings: strictSettings
         ),
 

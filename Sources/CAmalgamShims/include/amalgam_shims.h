@@ -15,4 +15,14 @@ void amalgam_use_one_allocator_arena(void);
 /// -1 where the file system or platform cannot (nothing is changed then).
 int amalgam_reserve_file(int fd, long long bytes);
 
+/// Hints the CPU to fetch the cache line at `address` for reading. Never faults, whatever the
+/// address; inlined into Swift callers.
+static inline void amalgam_prefetch(const void *address) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(address, 0, 3);
+#else
+    (void)address;
+#endif
+}
+
 #endif

@@ -2,9 +2,11 @@
 
 Inputs: WORK/in (base) and WORK/ft1, WORK/ft2 (base plus noise), made by generate_checkpoint.py.
 For each method (linear, task_arithmetic, ties at density 0.5, dare_ties, slerp) both tools merge
-the same recipe, one after the other, each after reading the inputs once (warm page cache), a
-`sync`, and writing and deleting a 4 GB scratch file (see bench_common.fresh_free_pages); measure.py records wall time, VmHWM and peak anonymous memory. The I/O floor is `cat` of
-the three inputs to /dev/null, warm.
+the same recipe, one after the other, each after dropping the inputs from the page cache and
+reading them back with `cat` (warm, in a defined state: bench_common.warm_inputs), a `sync`, and
+writing and deleting a 4 GB scratch file (bench_common.fresh_free_pages); measure.py records wall
+time, VmHWM and peak anonymous memory. The I/O floor is `cat` of the three inputs to /dev/null,
+warm in the same way.
 
 Usage: python3 merge_benchmark.py AMALGAM_BINARY MERGEKIT_YAML_BINARY WORK [repetitions]
 """
@@ -15,7 +17,7 @@ import statistics
 import subprocess
 import sys
 
-from bench_common import fresh_free_pages
+from bench_common import fresh_free_pages, warm_inputs
 
 here = os.path.dirname(os.path.abspath(__file__))
 amalgam, mergekit, work = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -34,10 +36,9 @@ recipes = {
 
 
 def measure(label, command):
-    # Every run starts with warm inputs (read once with cat), no dirty pages from the last run,
+    # Every run starts with warm inputs (dropped, then read once with cat), no dirty pages from the last run,
     # and freshly backed free memory for its output (see bench_common.fresh_free_pages).
-    subprocess.run(["cat", *shards], stdout=subprocess.DEVNULL, check=True)
-    subprocess.run(["sync"], check=True)
+    warm_inputs(shards)
     fresh_free_pages(work)
     out = subprocess.run([sys.executable, os.path.join(here, "measure.py"), label, "--", *command],
                          capture_output=True, text=True)

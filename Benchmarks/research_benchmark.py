@@ -2,8 +2,9 @@
 Llama-shaped model with 4 task models (generate_research_models.py).
 
 For tsv_m, iso_cts, tall_masks, pcb and opcm, both tools merge the same inputs one after the
-other, each run after reading the inputs once (warm), a `sync`, and writing and deleting a 4 GB
-scratch file (see bench_common.fresh_free_pages); measure.py records wall time, VmHWM and peak anonymous memory of the whole
+other, each run after dropping the inputs from the page cache and reading them back (warm, in a
+defined state: bench_common.warm_inputs), a `sync`, and writing and deleting a 4 GB scratch file
+(bench_common.fresh_free_pages); measure.py records wall time, VmHWM and peak anonymous memory of the whole
 command (imports, loading and saving included). The outputs are then compared tensor by tensor:
 the largest max|Amalgam − reference| / max|reference| over all tensors (and output models).
 
@@ -18,7 +19,7 @@ import sys
 import numpy as np
 from safetensors.numpy import load_file
 
-from bench_common import fresh_free_pages
+from bench_common import fresh_free_pages, warm_inputs
 
 here = os.path.dirname(os.path.abspath(__file__))
 amalgam, python, work = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -33,8 +34,7 @@ parameters = {"tsv_m": "", "iso_cts": "", "tall_masks": "parameters: {lambda: 0.
 def measure(label, command, env=None):
     # Warm inputs, no dirty pages from the last run, freshly backed free memory.
     shards = [os.path.join(d, f) for d in [base, *tasks] for f in sorted(os.listdir(d)) if f.endswith(".safetensors")]
-    subprocess.run(["cat", *shards], stdout=subprocess.DEVNULL, check=True)
-    subprocess.run(["sync"], check=True)
+    warm_inputs(shards)
     fresh_free_pages(work)
     out = subprocess.run([sys.executable, os.path.join(here, "measure.py"), label, "--", *command], capture_output=True, text=True, env=env)
     line = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else "{}"

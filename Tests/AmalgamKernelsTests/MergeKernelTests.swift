@@ -190,4 +190,19 @@ struct PackedFlagsTests {
         #expect(MergeKernels.unpackFlags(words, count: count) == flags)
         for j in 0..<count { #expect((words[j / 64] >> UInt64(j % 64) & 1 == 1) == flags[j]) }
     }
+
+    @Test("every pattern of eight flags packs to its byte and unpacks back, at every byte of a word")
+    func allBytePatterns() {
+        // Group g = 256·shift + p (flags [8g, 8g + 8)) holds pattern (p + shift) mod 256 in byte
+        // lane p mod 8 of its word: over the eight shifts every pattern meets every lane.
+        var flags: [Bool] = []
+        for shift in 0..<8 {
+            for p in 0..<256 { flags += (0..<8).map { ((p + shift) & 255) >> $0 & 1 == 1 } }
+        }
+        let words = MergeKernels.packFlags(flags)
+        for j in flags.indices { #expect((words[j / 64] >> UInt64(j % 64) & 1 == 1) == flags[j], "flag \(j)") }
+        #expect(MergeKernels.unpackFlags(words, count: flags.count) == flags)
+        // Counts that end inside a group of eight.
+        #expect(MergeKernels.unpackFlags(words, count: 77) == Array(flags[0..<77]))
+    }
 }

@@ -33,12 +33,6 @@ public enum KeepRule: Sendable, Equatable {
 }
 
 extension MergeKernels {
-    /// |x − base| with the sign bit cleared (so −0 becomes +0, as the scalar `abs` gives).
-    @inline(__always)
-    private static func magnitude(_ d: V<Float>) -> V<Float> {
-        unsafeBitCast(unsafeBitCast(d, to: V<UInt32>.self) & V<UInt32>(repeating: 0x7FFF_FFFF), to: V<Float>.self)
-    }
-
     /// A keep rule flattened for the hot loops.
     private struct FlatRule {
         enum Kind: UInt8 { case all, mask, below, window }
@@ -243,8 +237,7 @@ extension MergeKernels {
         values.withUnsafeBufferPointer { vs in
             // SAFETY: countBracket reads indices below vs.count only (whole vectors, then the tail).
             guard let v = vs.baseAddress else { return (0, 0, 0) }
-            return countBracket(count: vs.count, low: low, high: high, between: &between,
-                                vector: { UnsafeRawPointer(v + $0).loadUnaligned(as: V<Float>.self) }, scalar: { v[$0] })
+            return countBracket(v, count: vs.count, low: low, high: high, between: &between)
         }
     }
 
@@ -260,11 +253,10 @@ extension MergeKernels {
         return bracketCounts(absoluteDifference(x, base), low: low, high: high, between: &between)
     }
 
-    /// The counting loop of ``bracketCounts(_:low:high:between:)``, over the n values
-    /// that `vector(j)` (the `width` values from j) and `scalar(j)` produce.
+    /// The counting loop of ``bracketCounts(_:low:high:between:)`` over the n values at `v`.
     @inline(__always)
-    private static func countBracket(count n: Int, low: Float, high: Float, between: inout [Double],
-                                     vector: (Int) -> V<Float>, scalar: (Int) -> Float) -> (below: Int, equalLow: Int, equalHigh: Int) {
+    private static func countBracket(_ v: UnsafePointer<Float>, count n: Int, low: Float, high: Float,
+                                     between: inout [Double]) -> (below: Int, equalLow: Int, equalHigh: Int) {
         // Values strictly inside go to a scratch buffer first (no array growth in the loop), found
         // through a lane bitmask so the common group with none costs no branch per lane.
         // SAFETY: the scratch holds n values, at most n are stored, and only the first insideCount
@@ -277,7 +269,7 @@ extension MergeKernels {
         var bl = zero, el = zero, eh = zero
         let whole = n / width * width
         for j in stride(from: 0, to: whole, by: width) {
-            let a = vector(j)
+            let a = UnsafeRawPointer(v + j).loadUnaligned(as: V<Float>.self)
             bl &+= zero.replacing(with: 1, where: a .< lo)
             el &+= zero.replacing(with: 1, where: a .== lo)
             eh &+= zero.replacing(with: 1, where: a .== hi)
@@ -290,7 +282,7 @@ extension MergeKernels {
         }
         var below = Int(bl.wrappedSum()), equalLow = Int(el.wrappedSum()), equalHigh = Int(eh.wrappedSum())
         for j in whole..<n {
-            let a = scalar(j)
+            let a = v[j]
             below += a < low ? 1 : 0
             equalLow += a == low ? 1 : 0
             equalHigh += a == high ? 1 : 0

@@ -56,6 +56,18 @@ struct MergeKernelTests {
         }
     }
 
+    @Test("weightedSum equals an element-by-element Float64 sum rounded once, across strip boundaries", arguments: [0, 1, 7, 1023, 1025, 4097])
+    func weightedSum(n: Int) {
+        let models = [Self.values(n, seed: 9), Self.values(n, seed: 10), Self.values(n, seed: 11)]
+        let weights = [0.3, -1.7, 1e-3]
+        let expected = (0..<n).map { j in
+            var sum = 0.0
+            for k in models.indices { sum += weights[k] * Double(models[k][j]) }
+            return Float(sum)
+        }
+        #expect(MergeKernels.weightedSum(models, weights: weights) == expected)
+    }
+
     @Test("windowMask equals the reference, ties at either or both bounds", arguments: [0, 1, 7, 67, 4097])
     func window(n: Int) {
         var magnitudes = Self.values(n, seed: 8, levels: 9).map { abs($0) }   // values 0, 1/8 … 4/8: heavy ties

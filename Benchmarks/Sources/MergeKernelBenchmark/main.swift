@@ -51,6 +51,9 @@ time("dare_ties: taskVectorConsensus with masks", elements: n, repeats: repeats)
 time("task_arithmetic: taskVectorSum", elements: n, repeats: repeats) {
     MergeKernels.taskVectorSum(base: base, models: models, rules: [.all, .all], scales: [0.5, 0.5], factor: 1)[7]
 }
+time("linear: weightedSum", elements: n, repeats: repeats) {
+    MergeKernels.weightedSum(models, weights: [0.5, 0.5])[7]
+}
 let width = threshold * 0.02
 time("counting pass: |δ| array, then bracketCounts", elements: n, repeats: repeats) {
     var between: [Double] = []

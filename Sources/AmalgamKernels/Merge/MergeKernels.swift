@@ -8,24 +8,34 @@
 /// Elementwise merge kernels.
 public enum MergeKernels {
     /// Σ_i weights[i] · tensors[i][j], accumulated in Float64 in model order and rounded to Float32
-    /// once (model by model over the whole block, so the loops vectorize; the sums are the same
-    /// as element by element).
+    /// once. The running sums are kept per strip of 1,024 elements (8 KiB, in L1) and each loop runs
+    /// model by model over the strip, so the loops vectorize; the sums are the same as element by
+    /// element.
     public static func weightedSum(_ tensors: [[Float]], weights: [Double]) -> [Float] {
         precondition(tensors.count == weights.count, "weightedSum: \(tensors.count) tensors, \(weights.count) weights")
         guard let n = tensors.first?.count else { return [] }
         precondition(tensors.allSatisfy { $0.count == n }, "weightedSum: length mismatch")
-        var sums = [Double](repeating: 0, count: n)
-        sums.withUnsafeMutableBufferPointer { sp in
-            // SAFETY: every tensor and sums hold n elements (checked above).
-            guard let s = sp.baseAddress else { return }
-            for (tensor, weight) in zip(tensors, weights) {
-                tensor.withUnsafeBufferPointer { xp in
-                    guard let x = xp.baseAddress else { return }
-                    for j in 0..<n { s[j] += weight * Double(x[j]) }
+        let strip = 1024
+        return [Float](unsafeUninitializedCapacity: n) { out, initialized in
+            withModelPointers(tensors) { xs in
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: strip) { sums in
+                    // SAFETY: out has capacity n and every tensor holds n elements (checked above);
+                    // sums holds one strip.
+                    guard let o = out.baseAddress, let s = sums.baseAddress else { return }
+                    for start in stride(from: 0, to: n, by: strip) {
+                        let count = min(strip, n - start)
+                        s.update(repeating: 0, count: count)
+                        for (i, weight) in weights.enumerated() {
+                            let x = xs[i] + start
+                            for j in 0..<count { s[j] += weight * Double(x[j]) }
+                        }
+                        let os = o + start
+                        for j in 0..<count { os[j] = Float(s[j]) }
+                    }
                 }
             }
+            initialized = n
         }
-        return sums.map { Float($0) }
     }
 
     /// |x − base|, elementwise.

@@ -98,7 +98,7 @@ extension MergeKernels {
     }
 
     /// Runs `body` with the models' base addresses.
-    private static func withModelPointers<R>(_ models: [[Float]], _ body: (UnsafePointer<UnsafePointer<Float>>) -> R) -> R {
+    static func withModelPointers<R>(_ models: [[Float]], _ body: (UnsafePointer<UnsafePointer<Float>>) -> R) -> R {
         var pointers: [UnsafePointer<Float>] = []
         func pin(_ k: Int) -> R {
             if k == models.count { return pointers.withUnsafeBufferPointer { body($0.baseAddress.unsafelyUnwrapped) } }

@@ -68,6 +68,23 @@ struct MergeKernelTests {
         #expect(MergeKernels.weightedSum(models, weights: weights) == expected)
     }
 
+    @Test("slerp's blend and its norms-and-dot reduction equal Float64 element-by-element references", arguments: [0, 1, 7, 1023, 1025, 4097])
+    func slerpKernels(n: Int) {
+        let a = Self.values(n, seed: 12), b = Self.values(n, seed: 13)
+        #expect(MergeKernels.blend(a, b, 0.37, -1.25) == (0..<n).map { Float(0.37 * Double(a[$0]) + -1.25 * Double(b[$0])) })
+        var aa = 0.0, bb = 0.0, ab = 0.0
+        for j in 0..<n {
+            aa += Double(a[j]) * Double(a[j])
+            bb += Double(b[j]) * Double(b[j])
+            ab += Double(a[j]) * Double(b[j])
+        }
+        let fast = MergeKernels.normsAndDot(a, b)
+        // Only the order of the additions differs.
+        let scale = max(aa, bb, 1e-300)
+        #expect(abs(fast.aa - aa) <= 1e-13 * scale && abs(fast.bb - bb) <= 1e-13 * scale && abs(fast.ab - ab) <= 1e-13 * scale)
+        #expect(n == 0 || fast.aa > 0)
+    }
+
     @Test("windowMask equals the reference, ties at either or both bounds", arguments: [0, 1, 7, 67, 4097])
     func window(n: Int) {
         var magnitudes = Self.values(n, seed: 8, levels: 9).map { abs($0) }   // values 0, 1/8 … 4/8: heavy ties

@@ -54,6 +54,14 @@ time("task_arithmetic: taskVectorSum", elements: n, repeats: repeats) {
 time("linear: weightedSum", elements: n, repeats: repeats) {
     MergeKernels.weightedSum(models, weights: [0.5, 0.5])[7]
 }
+var flip = 0   // alternates the operands, so the pure reduction is not hoisted out of the loop
+time("slerp: normsAndDot", elements: n, repeats: repeats) {
+    flip ^= 1
+    return Float(MergeKernels.normsAndDot(models[flip], models[1 - flip]).ab)
+}
+time("slerp: blend", elements: n, repeats: repeats) {
+    MergeKernels.blend(models[0], models[1], 0.4, 0.6)[7]
+}
 let width = threshold * 0.02
 time("counting pass: |δ| array, then bracketCounts", elements: n, repeats: repeats) {
     var between: [Double] = []

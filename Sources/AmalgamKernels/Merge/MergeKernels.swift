@@ -38,6 +38,67 @@ public enum MergeKernels {
         }
     }
 
+    /// s0·a[j] + s1·b[j] in Float64, rounded to Float32 once (slerp's blend).
+    public static func blend(_ a: [Float], _ b: [Float], _ s0: Double, _ s1: Double) -> [Float] {
+        precondition(a.count == b.count, "blend: length mismatch")
+        return [Float](unsafeUninitializedCapacity: a.count) { out, initialized in
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    // SAFETY: out has capacity a.count; a and b hold a.count elements.
+                    guard let o = out.baseAddress, let x = ap.baseAddress, let y = bp.baseAddress else { return }
+                    for j in 0..<ap.count { o[j] = Float(s0 * Double(x[j]) + s1 * Double(y[j])) }
+                }
+            }
+            initialized = a.count
+        }
+    }
+
+    /// (Σ a², Σ b², Σ a·b) in Float64. Each sum is kept in eight running partial sums (lane j
+    /// mod 8), added up at the end; the order depends only on the block, never on threads. The
+    /// inputs are widened per 1,024-element strip first (a loop that vectorizes; widening inside
+    /// the vector loop went lane by lane).
+    public static func normsAndDot(_ a: [Float], _ b: [Float]) -> (aa: Double, bb: Double, ab: Double) {
+        precondition(a.count == b.count, "normsAndDot: length mismatch")
+        typealias V = SIMD4<Double>
+        let strip = 1024
+        var aa = (V(), V()), bb = (V(), V()), ab = (V(), V())
+        var tail = (0.0, 0.0, 0.0)
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * strip) { wide in
+                    // SAFETY: a and b hold ap.count elements; wide holds two strips; the vector
+                    // loop stops at a multiple of 8 within the strip.
+                    guard let x = ap.baseAddress, let y = bp.baseAddress, let p = wide.baseAddress else { return }
+                    let q = p + strip
+                    let n = ap.count
+                    for start in stride(from: 0, to: n, by: strip) {
+                        let count = min(strip, n - start)
+                        let xs = x + start, ys = y + start
+                        for j in 0..<count { p[j] = Double(xs[j]) }
+                        for j in 0..<count { q[j] = Double(ys[j]) }
+                        let whole = count / 8 * 8
+                        let pr = UnsafeRawPointer(p), qr = UnsafeRawPointer(q)
+                        for j in stride(from: 0, to: whole, by: 8) {
+                            let u0 = pr.loadUnaligned(fromByteOffset: j * 8, as: V.self)
+                            let u1 = pr.loadUnaligned(fromByteOffset: j * 8 + 32, as: V.self)
+                            let v0 = qr.loadUnaligned(fromByteOffset: j * 8, as: V.self)
+                            let v1 = qr.loadUnaligned(fromByteOffset: j * 8 + 32, as: V.self)
+                            aa.0 += u0 * u0; aa.1 += u1 * u1
+                            bb.0 += v0 * v0; bb.1 += v1 * v1
+                            ab.0 += u0 * v0; ab.1 += u1 * v1
+                        }
+                        for j in whole..<count {
+                            tail.0 += p[j] * p[j]
+                            tail.1 += q[j] * q[j]
+                            tail.2 += p[j] * q[j]
+                        }
+                    }
+                }
+            }
+        }
+        return ((aa.0 + aa.1).sum() + tail.0, (bb.0 + bb.1).sum() + tail.1, (ab.0 + ab.1).sum() + tail.2)
+    }
+
     /// |x − base|, elementwise.
     public static func absoluteDifference(_ x: [Float], _ base: [Float]) -> [Float] {
         precondition(x.count == base.count, "absoluteDifference: length mismatch")

@@ -11,6 +11,7 @@
 // Reductions run in Float64. The base must be one of the two models (mergekit's rule).
 
 import AmalgamCore
+import AmalgamKernels
 
 import Foundation
 
@@ -38,14 +39,7 @@ public enum SLERP: ChunkedMergeMethod {
         // One pass: |v0|², |v1|², <v0, v1> in Float64.
         let sums = scan.sum(width: 3) { chunk, sums in
             guard let v0 = chunk.base else { return }
-            let v1 = chunk.models[0]
-            var n0 = 0.0, n1 = 0.0, dot = 0.0
-            for j in v0.indices {
-                let a = Double(v0[j]), b = Double(v1[j])
-                n0 += a * a
-                n1 += b * b
-                dot += a * b
-            }
+            let (n0, n1, dot) = MergeKernels.normsAndDot(v0, chunk.models[0])
             sums[0] += n0
             sums[1] += n1
             sums[2] += dot
@@ -62,8 +56,7 @@ public enum SLERP: ChunkedMergeMethod {
         let s0: Double, s1: Double
         func merge(_ chunk: ChunkInputs) -> [Float] {
             guard let v0 = chunk.base else { return [] }
-            let v1 = chunk.models[0]
-            return v0.indices.map { Float(s0 * Double(v0[$0]) + s1 * Double(v1[$0])) }
+            return MergeKernels.blend(v0, chunk.models[0], s0, s1)
         }
     }
 }

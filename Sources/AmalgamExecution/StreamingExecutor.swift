@@ -18,7 +18,7 @@ public enum MergeProgress: Sendable {
 }
 
 /// Runs merge plans.
-public struct StreamingExecutor {
+public struct StreamingExecutor: Sendable {
     public init() {}
 
     /// Merges `plan` into `output`.
@@ -36,15 +36,37 @@ public struct StreamingExecutor {
         let writer = try CheckpointWriter(destination: output, tensors: planned, maxShardBytes: options.maxShardBytes, overwrite: options.overwrite)
         progress(.started(tensors: plan.tensors.count, bytes: plan.outputBytes))
         var done = 0
+        // With more than one thread, the statistics passes of the next chunked tensor run on a
+        // background thread while this one merges and writes: they fill the cores the stream
+        // leaves idle (its start and drain, the writer's system calls).
+        var ahead: (index: Int, work: Background<PreparedChunked>)?
         do {
             for (index, tensor) in plan.tensors.enumerated() {
-                try merge(tensor, plan: plan, writer: writer, options: options)
+                if let chunked = chunkedMethod(tensor, plan: plan) {
+                    let prepared: PreparedChunked
+                    if let pending = ahead, pending.index == index {
+                        ahead = nil
+                        prepared = try pending.work.wait()
+                    } else {
+                        prepared = try prepareChunked(tensor, method: chunked, plan: plan, options: options)
+                    }
+                    if options.threads > 1, index + 1 < plan.tensors.count,
+                       let next = chunkedMethod(plan.tensors[index + 1], plan: plan) {
+                        let step = plan.tensors[index + 1]
+                        ahead = (index + 1, Background { try self.prepareChunked(step, method: next, plan: plan, options: options) })
+                    }
+                    try streamChunked(prepared, writer: writer, options: options)
+                } else {
+                    try merge(tensor, plan: plan, writer: writer, options: options)
+                }
                 done += tensor.outputBytes
                 progress(.tensorDone(index: index, name: tensor.name, bytesDone: done))
             }
             try writeSideFiles(plan, writer: writer, options: options)
             try writer.finish()
         } catch {
+            // The background work reads the inputs: let it finish before anything is released.
+            _ = try? ahead?.work.wait()
             writer.abort()
             throw error
         }
@@ -64,10 +86,24 @@ public struct StreamingExecutor {
                            shape: step.shape)
     }
 
+    /// Whether `tensor` is a plain copy (a passthrough of one unscaled tensor in its own dtype).
+    private func isCopy(_ tensor: MergeStep, plan: MergePlan) -> Bool {
+        plan.method == Passthrough.self && tensor.models.count == 1 && tensor.loadRounding == nil
+            && (tensor.perModel.first?["scale"]?.number ?? 1) == 1
+    }
+
+    /// The chunked form of the plan's method for `tensor`, unless the tensor is a copy.
+    private func chunkedMethod(_ tensor: MergeStep, plan: MergePlan) -> (any ChunkedMergeMethod.Type)? {
+        guard let chunked = plan.method as? any ChunkedMergeMethod.Type else { return nil }
+        guard isCopy(tensor, plan: plan) else { return chunked }
+        let input = tensor.models[0]
+        let info = plan.checkpoints[input.checkpoint].info(input.tensorName)
+        return info?.dtype == tensor.dtype && info?.shape == tensor.shape ? nil : chunked
+    }
+
     private func merge(_ tensor: MergeStep, plan: MergePlan, writer: CheckpointWriter, options: MergeOptions) throws {
         // Fast path: a passthrough of one unscaled tensor in its own dtype is a file-to-file copy.
-        if plan.method == Passthrough.self, tensor.models.count == 1, tensor.loadRounding == nil,
-           (tensor.perModel.first?["scale"]?.number ?? 1) == 1 {
+        if isCopy(tensor, plan: plan) {
             let input = tensor.models[0]
             let checkpoint = plan.checkpoints[input.checkpoint]
             let info = checkpoint.info(input.tensorName)
@@ -80,8 +116,8 @@ public struct StreamingExecutor {
                 return
             }
         }
-        if let chunked = plan.method as? any ChunkedMergeMethod.Type {
-            try mergeChunked(tensor, method: chunked, plan: plan, writer: writer, options: options)
+        if let chunked = chunkedMethod(tensor, plan: plan) {
+            try streamChunked(try prepareChunked(tensor, method: chunked, plan: plan, options: options), writer: writer, options: options)
             return
         }
         let values = try plan.method.merge(wholeInputs(tensor, plan: plan, options: options),
@@ -95,13 +131,24 @@ public struct StreamingExecutor {
         return max(row, target / row * row)
     }
 
-    /// Statistics passes and the merge, block by block, on all threads; output in order.
+    /// A chunked tensor whose statistics passes have run: its kernel and how to load its blocks.
+    struct PreparedChunked: Sendable {
+        let step: MergeStep
+        let kernel: any ChunkKernel
+        let count: Int
+        let blockSize: Int
+        let blockCount: Int
+        let blocksPerItem: Int
+        let load: @Sendable (Int) -> ChunkInputs
+    }
+
+    /// The statistics passes of a chunked method, block by block, on all threads.
     ///
     /// Blocks (`options.chunkElements`, whole rows) are what kernels see; they are grouped into
     /// work items of about `options.workElements` for the threads. Both sizes depend only on the
     /// tensor shape and the options, never on the thread count, so results do not either.
-    private func mergeChunked(_ step: MergeStep, method: any ChunkedMergeMethod.Type, plan: MergePlan, writer: CheckpointWriter,
-                              options: MergeOptions) throws {
+    func prepareChunked(_ step: MergeStep, method: any ChunkedMergeMethod.Type, plan: MergePlan,
+                        options: MergeOptions) throws -> PreparedChunked {
         let n = step.shape.elementCount
         let size = Self.chunkSize(for: step.shape, target: options.chunkElements)
         let blockCount = (n + size - 1) / size
@@ -137,9 +184,19 @@ public struct StreamingExecutor {
         })
         let kernel = try method.prepare(scan: scanner, count: n, shape: step.shape, hasBase: hasBase,
                                         context: context(step, options: options))
+        return PreparedChunked(step: step, kernel: kernel, count: n, blockSize: size, blockCount: blockCount,
+                               blocksPerItem: blocksPerItem, load: load)
+    }
+
+    /// The merge of a prepared chunked tensor: work items merge on the worker threads while this
+    /// thread writes finished ones in order.
+    func streamChunked(_ prepared: PreparedChunked, writer: CheckpointWriter, options: MergeOptions) throws {
+        let step = prepared.step
+        let (n, size, blockCount, blocksPerItem) = (prepared.count, prepared.blockSize, prepared.blockCount, prepared.blocksPerItem)
+        let kernel = prepared.kernel, load = prepared.load
         let format = step.dtype.format
         let itemCount = (blockCount + blocksPerItem - 1) / blocksPerItem
-        // Work items merge on the worker threads while this thread writes finished ones in order.
+        let threads = options.threads
         try writer.writePieces(step.name, dtype: step.dtype, shape: step.shape) { emit in
             try Parallel.orderedStream(count: itemCount, threads: threads, lookahead: 2 * threads) { index in
                 let blocks = (index * blocksPerItem)..<min((index + 1) * blocksPerItem, blockCount)

@@ -214,3 +214,31 @@ private final class StreamState<T: Sendable>: @unchecked Sendable {
         condition.unlock()
     }
 }
+
+/// Work started now on its own thread (not the shared pool, whose workers may all be busy),
+/// whose result is collected later with ``wait()``. A caller must wait before releasing what the
+/// work reads.
+public final class Background<T: Sendable>: @unchecked Sendable {
+    // SAFETY: `@unchecked Sendable` because `result` is written once by the worker before it
+    // signals `done`, and read only after `wait()` has received that signal.
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Result<T, any Error>?
+    private var collected = false
+
+    public init(_ body: @escaping @Sendable () throws -> T) {
+        let thread = Thread { [self] in
+            result = Result { try body() }
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    /// The work's value (its error rethrown), once it has finished. Call once.
+    public func wait() throws -> T {
+        precondition(!collected, "Background.wait called twice")
+        collected = true
+        done.wait()
+        return try result.unsafelyUnwrapped.get()
+    }
+}

@@ -71,6 +71,76 @@ struct ChunkedExecutionTests {
         #expect(StreamingExecutor.chunkSize(for: [3, 5000], target: 4096) == 5000, "at least one whole row")
     }
 
+    /// Writes a checkpoint of four tensors `t0` … `t3`, each [rows, 1024], with seeded values.
+    static func writeFourTensors(_ path: String, rows: Int, seed: UInt64) throws {
+        var generator = SeededGenerator(seed: seed)
+        let names = (0..<4).map { "t\($0)" }
+        let writer = try CheckpointWriter(destination: path, tensors: names.map { PlannedTensor(name: $0, dtype: .bfloat16, shape: [rows, 1024]) },
+                                          maxShardBytes: nil, overwrite: false)
+        for name in names {
+            let values = (0..<rows * 1024).map { _ in Float(Int.random(in: -64...64, using: &generator)) / 64 }
+            try writer.write(name, Tensor(float32: values, shape: [rows, 1024], dtype: .bfloat16))
+        }
+        try writer.finish()
+    }
+
+    @Test("The next tensor's statistics passes run while this one streams: same bytes at 1 and 2 threads",
+          arguments: ["ties", "dare_ties", "della", "sce"])
+    func lookaheadPreparation(method: String) throws {
+        let folder = TemporaryDirectory()
+        for (name, seed) in [("base", UInt64(1)), ("a", 2), ("b", 3)] { try Self.writeFourTensors(folder.child(name), rows: 40, seed: seed) }
+        var text = "merge_method: \(method)\nbase_model: \(folder.child("base"))\nparameters: {density: 0.4, epsilon: 0.1}\n"
+            .replacingOccurrences(of: ", epsilon: 0.1", with: method == "della" ? ", epsilon: 0.1" : "")
+            .replacingOccurrences(of: "{density: 0.4}", with: method == "sce" ? "{select_topk: 0.5}" : "{density: 0.4}")
+            + "models:\n  - model: \(folder.child("a"))\n    parameters: {weight: 0.7}\n  - model: \(folder.child("b"))\n    parameters: {weight: 0.4}\n"
+        text = method == "sce" ? text.replacingOccurrences(of: "\n    parameters: {weight: 0.7}", with: "").replacingOccurrences(of: "\n    parameters: {weight: 0.4}", with: "") : text
+        var outputs: [[[Float]]] = []
+        for threads in [1, 2] {
+            var options = MergeOptions()
+            options.threads = threads
+            options.seed = 9
+            options.chunkElements = 4096
+            options.workElements = 8192
+            let plan = try Planner().plan(try RecipeParser().parse(text, path: "r.yaml"), output: folder.child("out\(threads)"), options: options)
+            try StreamingExecutor().execute(plan, output: folder.child("out\(threads)"), options: options)
+            let merged = try Checkpoint(opening: folder.child("out\(threads)"))
+            outputs.append(try (0..<4).map { try merged.tensor(named: "t\($0)").float32Values() })
+        }
+        #expect(outputs[0] == outputs[1])
+    }
+
+    @Test("An error in the tensor prepared ahead names that tensor and leaves no output")
+    func lookaheadError() throws {
+        let folder = TemporaryDirectory()
+        for (name, seed) in [("a", UInt64(2)), ("b", 3)] { try Self.writeFourTensors(folder.child(name), rows: 40, seed: seed) }
+        // Weights that sum to 0 for t2 only: normalizing fails there, after t0 and t1 were written.
+        let text = """
+            merge_method: linear
+            models:
+              - model: \(folder.child("a"))
+                parameters:
+                  weight:
+                    - filter: t2
+                      value: 1
+                    - value: 0.5
+              - model: \(folder.child("b"))
+                parameters:
+                  weight:
+                    - filter: t2
+                      value: -1
+                    - value: 0.5
+            """
+        var options = MergeOptions()
+        options.threads = 2
+        let plan = try Planner().plan(try RecipeParser().parse(text, path: "r.yaml"), output: folder.child("out"), options: options)
+        #expect {
+            try StreamingExecutor().execute(plan, output: folder.child("out"), options: options)
+        } throws: { error in
+            "\(error)".contains("t2") && "\(error)".contains("sum to 0")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.child("out")))
+    }
+
     /// Writes a one-tensor checkpoint `w` of shape [values.count / 1024, 1024].
     static func write(_ path: String, _ values: [Float]) throws {
         let shape: Shape = [values.count / 1024, 1024]

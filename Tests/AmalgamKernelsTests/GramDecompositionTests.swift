@@ -46,6 +46,22 @@ struct GramDecompositionTests {
         }
     }
 
+    @Test("Leading triplets of a block-diagonal matrix (its Gram matrix splits, so the selected eigenvectors come from MRRR) match the SVD's")
+    func leadingTripletsOfSplitGram() throws {
+        // Two conditioned blocks on the diagonal, singular values interleaved between them.
+        let (m, n) = (50, 36)
+        let upper = try Self.conditioned(30, 20, kappa: 20, seed: 3), lower = try Self.conditioned(20, 16, kappa: 15, seed: 4)
+        var a = [Double](repeating: 0, count: m * n)
+        for r in 0..<30 { for c in 0..<20 { a[r * n + c] = upper[r * 20 + c] } }
+        for r in 0..<20 { for c in 0..<16 { a[(30 + r) * n + 20 + c] = 0.9 * lower[r * 16 + c] } }
+        let top = try LinearAlgebra.topSingularTriplets(a, rows: m, columns: n, count: 10)
+        let full = try LinearAlgebra.svd(a, rows: m, columns: n)
+        for i in 0..<10 {
+            #expect(abs(top.s[i] - full.s[i]) < 1e-13)
+            #expect(SVDTests.maxDifference(Self.term(top, i), Self.term(full, i)) < 1e-11)
+        }
+    }
+
     @Test("The certified Gram SVD: well-conditioned matrices match LAPACK's; past κ = 10⁴ or at reduced rank it is LAPACK's",
           arguments: [(60, 40), (35, 64), (48, 48)])
     func certifiedSVD(_ shape: (Int, Int)) throws {

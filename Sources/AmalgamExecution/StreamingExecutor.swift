@@ -39,21 +39,22 @@ public struct StreamingExecutor: Sendable {
         // With more than one thread, the statistics passes of the next chunked tensor run on a
         // background thread while this one merges and writes: they fill the cores the stream
         // leaves idle (its start and drain, the writer's system calls).
-        var ahead: (index: Int, work: Background<PreparedChunked>)?
+        // `ahead` is always the tensor after the one before.
+        var ahead: Background<PreparedChunked>?
         do {
             for (index, tensor) in plan.tensors.enumerated() {
                 if let chunked = chunkedMethod(tensor, plan: plan) {
                     let prepared: PreparedChunked
-                    if let pending = ahead, pending.index == index {
+                    if let pending = ahead {
                         ahead = nil
-                        prepared = try pending.work.wait()
+                        prepared = try pending.wait()
                     } else {
                         prepared = try prepareChunked(tensor, method: chunked, plan: plan, options: options)
                     }
                     if options.threads > 1, index + 1 < plan.tensors.count,
                        let next = chunkedMethod(plan.tensors[index + 1], plan: plan) {
                         let step = plan.tensors[index + 1]
-                        ahead = (index + 1, Background { try self.prepareChunked(step, method: next, plan: plan, options: options) })
+                        ahead = Background { try self.prepareChunked(step, method: next, plan: plan, options: options) }
                     }
                     try streamChunked(prepared, writer: writer, options: options)
                 } else {
@@ -66,7 +67,7 @@ public struct StreamingExecutor: Sendable {
             try writer.finish()
         } catch {
             // The background work reads the inputs: let it finish before anything is released.
-            _ = try? ahead?.work.wait()
+            _ = try? ahead?.wait()
             writer.abort()
             throw error
         }
@@ -101,6 +102,7 @@ public struct StreamingExecutor: Sendable {
         return info?.dtype == tensor.dtype && info?.shape == tensor.shape ? nil : chunked
     }
 
+    /// A tensor without a chunked form: a copy, or whole-tensor inputs (`execute` streams the rest).
     private func merge(_ tensor: MergeStep, plan: MergePlan, writer: CheckpointWriter, options: MergeOptions) throws {
         // Fast path: a passthrough of one unscaled tensor in its own dtype is a file-to-file copy.
         if isCopy(tensor, plan: plan) {
@@ -115,10 +117,6 @@ public struct StreamingExecutor: Sendable {
                 try writer.write(tensor.name, try checkpoint.tensor(named: input.tensorName))
                 return
             }
-        }
-        if let chunked = chunkedMethod(tensor, plan: plan) {
-            try streamChunked(try prepareChunked(tensor, method: chunked, plan: plan, options: options), writer: writer, options: options)
-            return
         }
         let values = try plan.method.merge(wholeInputs(tensor, plan: plan, options: options),
                                            context: context(tensor, options: options))

@@ -41,9 +41,10 @@ public struct StreamingExecutor: Sendable {
         // leaves idle (its start and drain, the writer's system calls).
         // `ahead` is always the tensor after the one before.
         var ahead: Background<PreparedChunked>?
+        let chunked = plan.method as? any ChunkedMergeMethod.Type
         do {
             for (index, tensor) in plan.tensors.enumerated() {
-                if let chunked = chunkedMethod(tensor, plan: plan) {
+                if let chunked {
                     let prepared: PreparedChunked
                     if let pending = ahead {
                         ahead = nil
@@ -51,10 +52,9 @@ public struct StreamingExecutor: Sendable {
                     } else {
                         prepared = try prepareChunked(tensor, method: chunked, plan: plan, options: options)
                     }
-                    if options.threads > 1, index + 1 < plan.tensors.count,
-                       let next = chunkedMethod(plan.tensors[index + 1], plan: plan) {
+                    if options.threads > 1, index + 1 < plan.tensors.count {
                         let step = plan.tensors[index + 1]
-                        ahead = Background { try self.prepareChunked(step, method: next, plan: plan, options: options) }
+                        ahead = Background { try self.prepareChunked(step, method: chunked, plan: plan, options: options) }
                     }
                     try streamChunked(prepared, writer: writer, options: options)
                 } else {
@@ -87,25 +87,11 @@ public struct StreamingExecutor: Sendable {
                            shape: step.shape)
     }
 
-    /// Whether `tensor` is a plain copy (a passthrough of one unscaled tensor in its own dtype).
-    private func isCopy(_ tensor: MergeStep, plan: MergePlan) -> Bool {
-        plan.method == Passthrough.self && tensor.models.count == 1 && tensor.loadRounding == nil
-            && (tensor.perModel.first?["scale"]?.number ?? 1) == 1
-    }
-
-    /// The chunked form of the plan's method for `tensor`, unless the tensor is a copy.
-    private func chunkedMethod(_ tensor: MergeStep, plan: MergePlan) -> (any ChunkedMergeMethod.Type)? {
-        guard let chunked = plan.method as? any ChunkedMergeMethod.Type else { return nil }
-        guard isCopy(tensor, plan: plan) else { return chunked }
-        let input = tensor.models[0]
-        let info = plan.checkpoints[input.checkpoint].info(input.tensorName)
-        return info?.dtype == tensor.dtype && info?.shape == tensor.shape ? nil : chunked
-    }
-
-    /// A tensor without a chunked form: a copy, or whole-tensor inputs (`execute` streams the rest).
+    /// A tensor of a method without a chunked form (passthrough): a copy, or whole-tensor inputs.
     private func merge(_ tensor: MergeStep, plan: MergePlan, writer: CheckpointWriter, options: MergeOptions) throws {
         // Fast path: a passthrough of one unscaled tensor in its own dtype is a file-to-file copy.
-        if isCopy(tensor, plan: plan) {
+        if plan.method == Passthrough.self, tensor.models.count == 1, tensor.loadRounding == nil,
+           (tensor.perModel.first?["scale"]?.number ?? 1) == 1 {
             let input = tensor.models[0]
             let checkpoint = plan.checkpoints[input.checkpoint]
             let info = checkpoint.info(input.tensorName)

@@ -92,6 +92,20 @@ struct HalfPrecisionTests {
         #expect(bf16[10] == 0x7F80, "3.4e38 rounds up past the largest bf16 to Inf")
     }
 
+    /// The bf16 encoder rounds a whole run branch-free and re-encodes the run only when it holds
+    /// a NaN: a run of finite values with one NaN in the middle, and the same run without it,
+    /// both match the element-by-element rule everywhere.
+    @Test("bf16 encode: a single NaN in a long run of finite values", arguments: [false, true])
+    func bfloat16NaNInRun(withNaN: Bool) {
+        var inputs = (0..<100_003).map { Float(bitPattern: UInt32(truncatingIfNeeded: $0 &* 2_654_435_761) & 0x7F7F_FFFF | ($0 % 3 == 0 ? 0x8000_0000 : 0)) }
+        if withNaN { inputs[77_777] = Float(bitPattern: 0x7F80_0001) }   // a signalling NaN, low payload only
+        let fast = halfWords(Convert.encode(inputs, as: .bfloat16, threads: 2).region)
+        let reference = inputs.map(referenceFloat32ToBFloat16)
+        let mismatches = inputs.indices.filter { fast[$0] != reference[$0] }
+        #expect(mismatches.isEmpty, "\(mismatches.count) mismatches, first at \(mismatches.prefix(3))")
+        if withNaN { #expect(fast[77_777] == 0x7FC0, "a NaN whose payload is below bf16's bits comes out quiet") }
+    }
+
     @Test("Swift's Float16(Float) agrees on a million seeded random Float32 bit patterns")
     func randomAgainstSystem() {
         var state: UInt64 = 0x1234_5678

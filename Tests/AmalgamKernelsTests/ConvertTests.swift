@@ -145,8 +145,14 @@ struct ParallelStreamTests {
 struct DecodeDoublesTests {
     @Test("decodeDoubles widens every format exactly", arguments: [ScalarFormat.float32, .float16, .bfloat16])
     func widensExactly(format: ScalarFormat) {
-        let values = (0..<40_000).map { Float($0 % 997) * 0.03125 - 7 }
-        let bytes = Convert.encode(values, as: format).region
-        #expect(Convert.decodeDoubles(bytes, as: format) == Convert.decode(bytes, as: format).map(Double.init))
+        // Lengths that end inside a strip (2,048) and span several parallel chunks (262,144).
+        for n in [0, 1, 2_049, 600_001] {
+            let values = (0..<n).map { Float($0 % 997) * 0.03125 - 7 }
+            let bytes = Convert.encode(values, as: format).region
+            let expected = Convert.decode(bytes, as: format).map { Double($0).bitPattern }
+            for threads in [1, 2] {
+                #expect(Convert.decodeDoubles(bytes, as: format, threads: threads).map(\.bitPattern) == expected, "\(n) values, \(threads) threads")
+            }
+        }
     }
 }

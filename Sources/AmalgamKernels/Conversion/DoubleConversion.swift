@@ -17,7 +17,24 @@ extension Convert {
                 initialized = count
             }
         }
-        return decode(bytes, as: format, threads: threads).map(Double.init)
+        // Strip by strip through a Float buffer that stays in L1: no tensor-sized Float32 array
+        // in between (its allocation, page faults and second pass).
+        let strip = 2048
+        guard count > 0 else { return [] }
+        return [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let out = SharedDoubleOutput(base: buffer.baseAddress.unsafelyUnwrapped)
+            Parallel.forEachChunk(count: count, chunkSize: chunkElements, threads: threads) { _, range in
+                // SAFETY: each chunk writes only its own slice of the output; `floats` holds a strip.
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: strip) { floats in
+                    for start in stride(from: range.lowerBound, to: range.upperBound, by: strip) {
+                        let part = start..<min(start + strip, range.upperBound)
+                        decode(bytes, as: format, elements: part, into: floats)
+                        for k in part { out.base[k] = Double(floats[k - start]) }
+                    }
+                }
+            }
+            initialized = count
+        }
     }
 
     /// Encodes Float64 values in `format` (float64, float32, float16 or bfloat16), rounding once.

@@ -3,7 +3,8 @@
 // consensus, into the running total and a per-model row); no |δ| arrays or per-model masks in
 // between. Model-by-model loops over the cache-resident block beat one loop over
 // elements with an inner loop over models (measured by Benchmarks/MergeKernelBenchmark): each loop
-// has one rule kind and vectorizes.
+// has one rule kind and vectorizes. Two models kept whole or by a magnitude cut (task arithmetic,
+// most TIES tensors) are the exception: one loop over both, written so that it vectorizes.
 //
 // Which elements survive is a `KeepRule` per model: all of them, a precomputed mask (random drops,
 // index-ordered tie splits), or a magnitude window tested on the fly against |δ_i|. The counting

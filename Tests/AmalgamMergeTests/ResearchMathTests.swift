@@ -43,6 +43,56 @@ struct ResearchMathTests {
         #expect(zip(plain, broken).contains { abs($0 - $1) > 1e-3 })
     }
 
+    /// Iso-CTS's task-specific triplets through the complement of the common basis (m ≤ n)
+    /// against the formed residual τ_t − U_c·U_cᵀ·τ_t: every rank-one term σ_i·u_i·v_iᵀ (free of
+    /// the sign choice) agrees to 1e-10 of the largest entry of τ. A tall matrix (no complete
+    /// basis) and a rank-deficient Σ τ take the formed residual either way.
+    @Test("Iso-CTS specific subspaces: the complement route equals the formed residual", arguments: [[24, 24], [16, 40], [40, 16]])
+    func isoCTSComplement(shape: [Int]) throws {
+        let (m, n, tasks) = (shape[0], shape[1], 3)
+        let taskVectors = (0..<tasks).map { Self.values(m * n, seed: UInt64(40 + $0)) }
+        let sum = (0..<(m * n)).map { i in taskVectors.reduce(0) { $0 + $1[i] } }
+        let common = try LinearAlgebra.svd(sum, rows: m, columns: n)
+        let (c, p) = IsoCTS.subspaceSizes(rank: min(m, n), tasks: tasks, fraction: 0.8)
+        #expect(c > 0 && p > 0)
+        let fast = try IsoCTS.specificTriplets(taskVectors, common: common, rows: m, columns: n, commonDimensions: c, perTask: p, threads: 2, tensor: "t")
+        let formed = try IsoCTS.specificTriplets(taskVectors, common: common, rows: m, columns: n, commonDimensions: c, perTask: p, threads: 2, tensor: "t",
+                                                 allowComplement: false)
+        let scale = taskVectors.flatMap { $0 }.map(abs).max() ?? 1
+        var worst = 0.0
+        for t in 0..<tasks {
+            let (a, b) = (fast.triplets[t], formed.triplets[t])
+            let (ua, ub) = (fast.left[t], formed.left[t])
+            for i in 0..<p {
+                #expect(abs(a.s[i] - b.s[i]) <= 1e-12 * scale)
+                for row in 0..<m {
+                    for column in 0..<n {
+                        let x = a.s[i] * ua[row * a.uColumns + i] * a.vt[i * n + column]
+                        let y = b.s[i] * ub[row * b.uColumns + i] * b.vt[i * n + column]
+                        worst = max(worst, abs(x - y))
+                    }
+                }
+            }
+        }
+        #expect(worst <= 1e-10 * scale, "largest difference \(worst)")
+        #expect(formed.complementBasis == nil)
+        guard m <= n else {
+            #expect(fast.complementBasis == nil, "a tall matrix has no complete left basis")
+            return
+        }
+        // The left polar factor from the small (m − c)-sized problem equals the polar factor of
+        // the whole concatenation [U_⊥·A_1, …, U_⊥·A_T, U_c].
+        let basis = try #require(fast.complementBasis)
+        var concatenated = [Double](repeating: 0, count: m * m)
+        for row in 0..<m {
+            for t in 0..<tasks { for i in 0..<p { concatenated[row * m + t * p + i] = fast.left[t][row * fast.triplets[t].uColumns + i] } }
+            for j in 0..<c { concatenated[row * m + tasks * p + j] = common.u[row * common.uColumns + j] }
+        }
+        let whole = try LinearAlgebra.polar(concatenated, rows: m, columns: m)
+        let small = try IsoCTS.leftPolarOnComplement(fast, basis: basis, common: common, rows: m, commonDimensions: c, perTask: p, tensor: "t")
+        #expect(zip(whole, small).allSatisfy { abs($0 - $1) <= 1e-10 }, "largest difference \(zip(whole, small).map { abs($0 - $1) }.max() ?? 0)")
+    }
+
     @Test("Model-wide order statistics are exact, for signed values, ties, and groups that need several passes")
     func orderStatistics() throws {
         // Three "tensors" of one row; values with many exact ties and both signs.

@@ -68,9 +68,15 @@ enum Matrices {
 
         /// Puts triplet `index` of `d` into `slot`.
         mutating func place(_ d: SingularValueDecomposition<Double>, index: Int, slot: Int) {
-            for row in 0..<rows { u[row * rank + slot] = d.u[row * d.uColumns + index] }
-            s[slot] = d.s[index]
-            for column in 0..<columns { vt[slot * columns + column] = d.vt[index * columns + column] }
+            place(u: d.u, uColumns: d.uColumns, s: d.s, vt: d.vt, index: index, slot: slot)
+        }
+
+        /// Puts triplet `index` (column of the row-major `rows × uColumns` matrix `u`, value of `s`,
+        /// row of the row-major `vt`) into `slot`.
+        mutating func place(u left: [Double], uColumns: Int, s values: [Double], vt right: [Double], index: Int, slot: Int) {
+            for row in 0..<rows { u[row * rank + slot] = left[row * uColumns + index] }
+            s[slot] = values[index]
+            for column in 0..<columns { vt[slot * columns + column] = right[index * columns + column] }
         }
 
         /// polar(U)·diag(s)·polar(Vᵀ), scaled by `scale`.
@@ -79,11 +85,18 @@ enum Matrices {
         /// may come back as its transform W (polar(U) = U·W, polar(Vᵀ) = W·Vᵀ), which is then
         /// folded into the r×r side: U·(W·D·polar(Vᵀ)) costs 2r²n + 2mrn against 2mr² + 2mrn
         /// for forming polar(U) (a third less for the 16384×768 embedding).
-        func reconstruct(scale: Double = 1, isotropic: Double? = nil, tensor: String, method: String, threads: Int = 1) throws(MergeError) -> [Double] {
+        /// `leftPolar`, when given, is polar(U) (rows × rank), already known to the caller.
+        func reconstruct(scale: Double = 1, isotropic: Double? = nil, leftPolar: [Double]? = nil, tensor: String, method: String,
+                         threads: Int = 1) throws(MergeError) -> [Double] {
             let (u, vt, rows, columns, rank) = (u, vt, rows, columns, rank)
-            let factors = try Matrices.parallel(2, threads: threads) { (side: Int) throws(MergeError) -> PolarFactor in
-                side == 0 ? try Matrices.polar(u, rows, rank, tensor: tensor, method: method)
-                    : try Matrices.polar(vt, rank, columns, tensor: tensor, method: method)
+            let factors: [PolarFactor]
+            if let leftPolar {
+                factors = [.factor(leftPolar), try Matrices.polar(vt, rank, columns, tensor: tensor, method: method)]
+            } else {
+                factors = try Matrices.parallel(2, threads: threads) { (side: Int) throws(MergeError) -> PolarFactor in
+                    side == 0 ? try Matrices.polar(u, rows, rank, tensor: tensor, method: method)
+                        : try Matrices.polar(vt, rank, columns, tensor: tensor, method: method)
+                }
             }
             let weights = (0..<rank).map { scale * (isotropic ?? s[$0]) }
             /// Scales the columns of a row-major `height × rank` matrix by the weights.
@@ -196,24 +209,88 @@ public enum IsoCTS: WholeModelMergeMethod {
         var cat = Matrices.Concatenation(rows: m, columns: n)
         let (c, p) = subspaceSizes(rank: cat.rank, tasks: tasks.count, fraction: context.number("common_space_fraction") ?? 0.8)
         let common = try Matrices.svd(TaskVectors.sum(tasks), m, n, tensor: tensor.name, method: name)
-        // U_c: the first c left vectors, as an m×c matrix.
-        var uc = [Double](repeating: 0, count: m * c)
-        for row in 0..<m { for j in 0..<c { uc[row * c + j] = common.u[row * common.uColumns + j] } }
-        let tensorName = tensor.name
-        let specific: [SingularValueDecomposition<Double>] = p == 0 ? [] : try Matrices.parallel(tasks.count, threads: context.threads) { [uc] (t: Int) throws(MergeError) -> SingularValueDecomposition<Double> in
-            // R_t = τ_t − U_c·(U_cᵀ·τ_t)
-            var residual = tasks[t]
-            if c > 0 {
-                let projected = Matrices.multiply(uc, m, c, Matrices.multiply(uc, m, c, residual, m, n, transposeA: true), c, n)
-                for i in residual.indices { residual[i] -= projected[i] }
+        let specific = p == 0 ? nil : try specificTriplets(tasks, common: common, rows: m, columns: n, commonDimensions: c, perTask: p,
+                                                           threads: context.threads, tensor: tensor.name)
+        if let specific {
+            for (t, d) in specific.triplets.enumerated() {
+                for i in 0..<p { cat.place(u: specific.left[t], uColumns: d.uColumns, s: d.s, vt: d.vt, index: i, slot: t * p + i) }
             }
-            return try Matrices.top(residual, m, n, count: p, tensor: tensorName, method: name)
-        }
-        for (t, d) in specific.enumerated() {
-            for i in 0..<p { cat.place(d, index: i, slot: t * p + i) }
         }
         for j in 0..<c { cat.place(common, index: j, slot: tasks.count * p + j) }
         let isotropic = cat.s.reduce(0, +) / Double(max(cat.rank, 1))
-        return [tensor.applying(try cat.reconstruct(isotropic: isotropic, tensor: tensor.name, method: name, threads: context.threads), scale: scale)]
+        let leftPolar = try specific.flatMap { (specific: SpecificSubspaces) throws(MergeError) -> [Double]? in
+            guard let basis = specific.complementBasis else { return nil }
+            return try leftPolarOnComplement(specific, basis: basis, common: common, rows: m, commonDimensions: c, perTask: p, tensor: tensor.name)
+        }
+        return [tensor.applying(try cat.reconstruct(isotropic: isotropic, leftPolar: leftPolar, tensor: tensor.name, method: name,
+                                                    threads: context.threads), scale: scale)]
+    }
+
+    /// Iso-CTS's task-specific directions: for each task, the top `p` triplets of
+    /// R_t = τ_t − U_c·(U_cᵀ·τ_t), U_c the first `c` left singular vectors of Σ τ (`common`).
+    struct SpecificSubspaces {
+        /// Per task: the left vectors (m × p, row-major, `triplets[t].uColumns` columns) and the
+        /// decomposition that holds the singular values and right vectors.
+        var left: [[Double]]
+        var triplets: [SingularValueDecomposition<Double>]
+        /// On the complement route: U_⊥ (m × (m − c), row-major); the left vectors are U_⊥·A_t
+        /// with A_t = `triplets[t].u`.
+        var complementBasis: [Double]?
+    }
+
+    /// The task-specific triplets (see ``SpecificSubspaces``).
+    ///
+    /// When U is a complete orthogonal basis (m ≤ n and Σ τ of full rank, so every column is a
+    /// singular vector), R_t = U_⊥·Q_t with U_⊥ the other m − c columns and Q_t = U_⊥ᵀ·τ_t, and
+    /// R_t's triplets are Q_t's with U_⊥ applied to the left vectors: an (m − c) × n problem
+    /// instead of two m×c×n products and an m×n one (for a 768×768 matrix and four tasks,
+    /// 152 × 768). Otherwise, or when `allowComplement` is off (tests), R_t is formed.
+    static func specificTriplets(_ tasks: [[Double]], common: SingularValueDecomposition<Double>, rows m: Int, columns n: Int,
+                                 commonDimensions c: Int, perTask p: Int, threads: Int, tensor: String,
+                                 allowComplement: Bool = true) throws(MergeError) -> SpecificSubspaces {
+        let complement = allowComplement && common.uColumns == m && common.numericalRank == m && c > 0 && c < m
+        let width = complement ? m - c : c
+        let offset = complement ? c : 0
+        var basis = [Double](repeating: 0, count: m * width)
+        for row in 0..<m { for j in 0..<width { basis[row * width + j] = common.u[row * common.uColumns + offset + j] } }
+        let results = try Matrices.parallel(tasks.count, threads: threads) { [basis] (t: Int) throws(MergeError) -> (u: [Double], d: SingularValueDecomposition<Double>) in
+            if complement {
+                let q = Matrices.multiply(basis, m, width, tasks[t], m, n, transposeA: true)   // (m − c) × n
+                let d = try Matrices.top(q, width, n, count: p, tensor: tensor, method: name)
+                return (Matrices.multiply(basis, m, width, d.u, width, d.uColumns), d)           // m × p
+            }
+            var residual = tasks[t]
+            if c > 0 {
+                let projected = Matrices.multiply(basis, m, c, Matrices.multiply(basis, m, c, residual, m, n, transposeA: true), c, n)
+                for i in residual.indices { residual[i] -= projected[i] }
+            }
+            let d = try Matrices.top(residual, m, n, count: p, tensor: tensor, method: name)
+            return (d.u, d)
+        }
+        return SpecificSubspaces(left: results.map(\.u), triplets: results.map(\.d), complementBasis: complement ? basis : nil)
+    }
+
+    /// polar(U) of the concatenation [U_⊥·A_1, …, U_⊥·A_T, U_c] on the complement route, where
+    /// U_⊥·A_cat (A_cat = [A_1 … A_T], square (m − c) × (m − c)) and U_c span orthogonal
+    /// subspaces: the polar factor is [U_⊥·polar(A_cat), U_c] (U_c already has orthonormal
+    /// columns, since Σ τ has full rank), an (m − c)-sized problem instead of an m-sized one.
+    static func leftPolarOnComplement(_ specific: SpecificSubspaces, basis: [Double], common: SingularValueDecomposition<Double>,
+                                      rows m: Int, commonDimensions c: Int, perTask p: Int, tensor: String) throws(MergeError) -> [Double] {
+        let width = m - c, tasks = specific.triplets.count
+        precondition(tasks * p == width, "leftPolarOnComplement: \(tasks) × \(p) specific directions for a complement of \(width)")
+        var stacked = [Double](repeating: 0, count: width * width)
+        for (t, d) in specific.triplets.enumerated() {
+            for row in 0..<width { for i in 0..<p { stacked[row * width + t * p + i] = d.u[row * d.uColumns + i] } }
+        }
+        guard case .factor(let small) = try Matrices.polar(stacked, width, width, tensor: tensor, method: name) else {
+            preconditionFailure("polar of a square matrix is always a factor")
+        }
+        let rotated = Matrices.multiply(basis, m, width, small, width, width)   // m × (m − c)
+        var factor = [Double](repeating: 0, count: m * m)
+        for row in 0..<m {
+            for j in 0..<width { factor[row * m + j] = rotated[row * width + j] }
+            for j in 0..<c { factor[row * m + width + j] = common.u[row * common.uColumns + j] }
+        }
+        return factor
     }
 }

@@ -219,8 +219,7 @@ public enum IsoCTS: WholeModelMergeMethod {
         for j in 0..<c { cat.place(common, index: j, slot: tasks.count * p + j) }
         let isotropic = cat.s.reduce(0, +) / Double(max(cat.rank, 1))
         let leftPolar = try specific.flatMap { (specific: SpecificSubspaces) throws(MergeError) -> [Double]? in
-            guard let basis = specific.complementBasis else { return nil }
-            return try leftPolarOnComplement(specific, basis: basis, common: common, rows: m, commonDimensions: c, perTask: p, tensor: tensor.name)
+            try leftPolarOnComplement(specific, common: common, rows: m, commonDimensions: c, perTask: p, tensor: tensor.name)
         }
         return [tensor.applying(try cat.reconstruct(isotropic: isotropic, leftPolar: leftPolar, tensor: tensor.name, method: name,
                                                     threads: context.threads), scale: scale)]
@@ -270,12 +269,14 @@ public enum IsoCTS: WholeModelMergeMethod {
         return SpecificSubspaces(left: results.map(\.u), triplets: results.map(\.d), complementBasis: complement ? basis : nil)
     }
 
-    /// polar(U) of the concatenation [U_⊥·A_1, …, U_⊥·A_T, U_c] on the complement route, where
-    /// U_⊥·A_cat (A_cat = [A_1 … A_T], square (m − c) × (m − c)) and U_c span orthogonal
-    /// subspaces: the polar factor is [U_⊥·polar(A_cat), U_c] (U_c already has orthonormal
-    /// columns, since Σ τ has full rank), an (m − c)-sized problem instead of an m-sized one.
-    static func leftPolarOnComplement(_ specific: SpecificSubspaces, basis: [Double], common: SingularValueDecomposition<Double>,
-                                      rows m: Int, commonDimensions c: Int, perTask p: Int, tensor: String) throws(MergeError) -> [Double] {
+    /// polar(U) of the concatenation [U_⊥·A_1, …, U_⊥·A_T, U_c] on the complement route (nil off
+    /// it), where U_⊥·A_cat (A_cat = [A_1 … A_T], square (m − c) × (m − c)) and U_c span
+    /// orthogonal subspaces: the polar factor is [U_⊥·polar(A_cat), U_c] (U_c already has
+    /// orthonormal columns, since Σ τ has full rank), an (m − c)-sized problem instead of an
+    /// m-sized one.
+    static func leftPolarOnComplement(_ specific: SpecificSubspaces, common: SingularValueDecomposition<Double>,
+                                      rows m: Int, commonDimensions c: Int, perTask p: Int, tensor: String) throws(MergeError) -> [Double]? {
+        guard let basis = specific.complementBasis else { return nil }
         let width = m - c, tasks = specific.triplets.count
         precondition(tasks * p == width, "leftPolarOnComplement: \(tasks) × \(p) specific directions for a complement of \(width)")
         var stacked = [Double](repeating: 0, count: width * width)

@@ -38,7 +38,7 @@ extension StreamingExecutor {
         let checkpoints = plan.checkpoints
         let method = plan.method.name
         let contexts = steps.map { context($0, options: options) }
-        return ModelScanner(model: description, threads: options.threads) { (index: Int, threads: Int) throws(MergeError) -> TensorSet in
+        return ModelScanner(model: description, threads: options.threads) { (index: Int, threads: Int, selection: ModelSelection) throws(MergeError) -> TensorSet in
             let step = steps[index]
             let base = contexts[index]
             let context = MergeContext(tensorName: base.tensorName, global: base.global, perModel: base.perModel, seed: base.seed, threads: threads)
@@ -57,7 +57,9 @@ extension StreamingExecutor {
                 let values = tensor.float64Values()
                 return values.count == count ? values : Array(values.prefix(count))
             }
-            return TensorSet(index: index, shape: step.shape, base: try step.base.map(load), models: try step.models.map(load), context: context)
+            var models: [[Double]] = []
+            for (position, input) in step.models.enumerated() { models.append(selection.includes(position) ? try load(input) : []) }
+            return TensorSet(index: index, shape: step.shape, base: try step.base.map(load), models: models, context: context)
         }
     }
 
@@ -91,9 +93,10 @@ extension StreamingExecutor {
             // A tensor costs its inputs in flight, then its outputs until written.
             let resultCost: @Sendable (Int) -> Int = { [writerCount = writers.count] in tensors[$0].shape.elementCount * 8 * writerCount }
             try Parallel.orderedStream(count: tensors.count, threads: scan.threads, lookahead: 2 * scan.threads, budget: ModelScanner.memoryBudget,
-                                       cost: { scan.cost(of: $0) + resultCost($0) }, resultCost: resultCost, produce: { index -> Result<[[Double]], MergeError> in
+                                       cost: { scan.cost(of: $0, models: M.mergeReads) + resultCost($0) }, resultCost: resultCost, early: scan.early,
+                                       produce: { index -> Result<[[Double]], MergeError> in
                 do throws(MergeError) {
-                    return .success(try M.merge(scan.tensor(index, threads: scan.threadShare(of: index)), statistics: statistics))
+                    return .success(try M.merge(scan.tensor(index, threads: scan.threadShare(of: index), models: M.mergeReads), statistics: statistics))
                 } catch {
                     return .failure(error)
                 }

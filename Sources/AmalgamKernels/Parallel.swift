@@ -129,17 +129,24 @@ extension Parallel {
     /// consume, or while the `cost` of everything taken and not yet consumed stays within
     /// `budget` (so small items can run far ahead of a slow large one, large ones cannot). Once
     /// produced, an item costs `resultCost` until consumed (its working memory is freed).
+    ///
+    /// `early` (ascending) are items to start ahead of their turn whenever they are admissible
+    /// (the long ones, so that a late one does not leave the other workers idle at the end).
+    /// They are taken in index order, so the item the consumer waits for is always the next one
+    /// of its queue and admissible: no deadlock.
     public static func orderedStream<T: Sendable>(
         count: Int, threads: Int, lookahead: Int, budget: Int = 0, cost: @escaping @Sendable (Int) -> Int = { _ in 0 },
-        resultCost: @escaping @Sendable (Int) -> Int = { _ in 0 },
+        resultCost: @escaping @Sendable (Int) -> Int = { _ in 0 }, early: [Int] = [],
         produce: @escaping @Sendable (Int) -> T, consume: (Int, T) throws -> Void
     ) rethrows {
         precondition(count >= 0 && threads >= 1 && lookahead >= 1, "bad Parallel.orderedStream arguments")
+        precondition(zip(early, early.dropFirst()).allSatisfy { $0 < $1 } && early.allSatisfy { (0..<count).contains($0) },
+                     "Parallel.orderedStream: early items must be ascending indices")
         if threads == 1 || count <= 1 {
             for i in 0..<count { try consume(i, produce(i)) }
             return
         }
-        let state = StreamState<T>(lookahead: lookahead, count: count, budget: budget, cost: cost, resultCost: resultCost)
+        let state = StreamState<T>(lookahead: lookahead, count: count, budget: budget, cost: cost, resultCost: resultCost, early: early)
         let group = DispatchGroup()
         for _ in 0..<min(threads, count) {
             DispatchQueue.global().async(group: group) {
@@ -154,11 +161,15 @@ extension Parallel {
     }
 }
 
-/// The shared state of ``Parallel/orderedStream(count:threads:lookahead:produce:consume:)``.
+/// The shared state of ``Parallel/orderedStream(count:threads:lookahead:budget:cost:resultCost:early:produce:consume:)``.
 private final class StreamState<T: Sendable>: @unchecked Sendable {
     // SAFETY: `@unchecked Sendable` because every field is read and written with `condition` held.
     private let condition = NSCondition()
+    /// The next index in order (items of `earlySet` are skipped: they come from `early`).
     private var next = 0
+    /// Early items not yet taken, ascending.
+    private var early: ArraySlice<Int>
+    private let earlySet: Set<Int>
     private var consumed = 0
     private var cancelled = false
     private var results: [Int: T] = [:]
@@ -169,7 +180,10 @@ private final class StreamState<T: Sendable>: @unchecked Sendable {
     private let cost: @Sendable (Int) -> Int
     private let resultCost: @Sendable (Int) -> Int
 
-    init(lookahead: Int, count: Int, budget: Int, cost: @escaping @Sendable (Int) -> Int, resultCost: @escaping @Sendable (Int) -> Int) {
+    init(lookahead: Int, count: Int, budget: Int, cost: @escaping @Sendable (Int) -> Int, resultCost: @escaping @Sendable (Int) -> Int,
+         early: [Int]) {
+        self.early = early[...]
+        earlySet = Set(early)
         self.lookahead = lookahead
         self.count = count
         self.budget = budget
@@ -187,11 +201,23 @@ private final class StreamState<T: Sendable>: @unchecked Sendable {
     func take() -> Int? {
         condition.lock()
         defer { condition.unlock() }
-        while !cancelled, next < count, !admissible(next) { condition.wait() }
-        guard !cancelled, next < count else { return nil }
-        reserved += cost(next)
-        next += 1
-        return next - 1
+        while true {
+            while next < count, earlySet.contains(next) { next += 1 }
+            guard !cancelled, next < count || !early.isEmpty else { return nil }
+            let index: Int
+            if let first = early.first, admissible(first) {
+                index = first
+                early.removeFirst()
+            } else if next < count, admissible(next) {
+                index = next
+                next += 1
+            } else {
+                condition.wait()
+                continue
+            }
+            reserved += cost(index)
+            return index
+        }
     }
 
     func put(_ value: T, at index: Int) {

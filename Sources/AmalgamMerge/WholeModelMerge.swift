@@ -13,12 +13,34 @@
 import AmalgamCore
 import AmalgamKernels
 
-/// One tensor of every input model, in Float64, with its resolved parameters.
+/// Which input models a pass reads; the base, when there is one, is always read. A pass that
+/// needs one task vector then decodes two checkpoints instead of all of them.
+public enum ModelSelection: Sendable, Equatable {
+    case all
+    /// These input positions only.
+    case only([Int])
+
+    public func includes(_ model: Int) -> Bool {
+        switch self {
+        case .all: return true
+        case .only(let models): return models.contains(model)
+        }
+    }
+
+    /// How many of `total` input models are read.
+    public func count(of total: Int) -> Int {
+        (0..<total).filter(includes).count
+    }
+}
+
+/// One tensor of every input model (or of the selected ones), in Float64, with its resolved parameters.
 public struct TensorSet: Sendable {
     /// Position in the model's tensor list (``ModelDescription/tensors``).
     public let index: Int
     public let shape: Shape
     public let base: [Double]?
+    /// One array per input model, in input order; empty for a model the pass did not select
+    /// (``ModelSelection``).
     public let models: [[Double]]
     /// The tensor name and its parameters (global and per-model, defaults applied).
     public let context: MergeContext
@@ -41,6 +63,7 @@ public struct TensorSet: Sendable {
 
     /// The task vector of input `t`: model − base (the model itself when there is no base).
     public func taskVector(_ t: Int) -> [Double] {
+        precondition(models[t].count == count, "TensorSet.taskVector: model \(t) of '\(name)' was not read in this pass")
         guard let base else { return models[t] }
         let model = models[t]
         return zip(model, base).map { $0 - $1 }
@@ -80,21 +103,25 @@ public struct ModelScanner: Sendable {
     public let model: ModelDescription
     /// Worker threads (tensors in flight at once).
     public let threads: Int
-    private let load: @Sendable (_ index: Int, _ threads: Int) throws(MergeError) -> TensorSet
+    private let load: @Sendable (_ index: Int, _ threads: Int, _ models: ModelSelection) throws(MergeError) -> TensorSet
 
     /// Bytes of tensors in flight or waiting to be folded, beyond `2 · threads` tensors.
     public static let memoryBudget = 1 << 30
 
-    /// - Parameter load: tensor `index`, its context allowing `threads` threads.
-    public init(model: ModelDescription, threads: Int, load: @escaping @Sendable (_ index: Int, _ threads: Int) throws(MergeError) -> TensorSet) {
+    /// - Parameter load: tensor `index` with the `models` selected (empty arrays for the others),
+    ///   its context allowing `threads` threads.
+    public init(model: ModelDescription, threads: Int,
+                load: @escaping @Sendable (_ index: Int, _ threads: Int, _ models: ModelSelection) throws(MergeError) -> TensorSet) {
         self.model = model
         self.threads = max(threads, 1)
         self.load = load
     }
 
-    /// Tensor `index` of the model; its context allows `threads` threads (for independent
-    /// decompositions inside one tensor).
-    public func tensor(_ index: Int, threads: Int = 1) throws(MergeError) -> TensorSet { try load(index, threads) }
+    /// Tensor `index` of the model, with the `models` selected; its context allows `threads`
+    /// threads (for independent decompositions inside one tensor).
+    public func tensor(_ index: Int, threads: Int = 1, models: ModelSelection = .all) throws(MergeError) -> TensorSet {
+        try load(index, threads, models)
+    }
 
     /// The thread share of tensor `index` when tensors are processed in order on `threads`
     /// workers: 1, except for the last few, which get the cores the finished workers free.
@@ -102,26 +129,39 @@ public struct ModelScanner: Sendable {
         max(1, threads - (model.tensors.count - 1 - index))
     }
 
-    /// The in-memory cost of tensor `index` with every input in Float64.
-    public func cost(of index: Int) -> Int {
-        model.tensors[index].shape.elementCount * 8 * (model.modelCount + 2)
+    /// Tensors started ahead of their turn when the memory budget allows (see
+    /// ``Parallel/orderedStream(count:threads:lookahead:budget:cost:resultCost:early:produce:consume:)``):
+    /// those of at least four times the mean size (embeddings and output heads), which would
+    /// otherwise leave the other workers idle when one comes late in the model.
+    public var early: [Int] {
+        let sizes = model.tensors.map { $0.shape.elementCount }
+        guard threads > 1, !sizes.isEmpty else { return [] }
+        let mean = Double(sizes.reduce(0, +)) / Double(sizes.count)
+        return sizes.indices.filter { $0 >= 2 * threads && Double(sizes[$0]) >= 4 * mean }
+    }
+
+    /// The in-memory cost of tensor `index` with the base, the selected models and one result
+    /// in Float64.
+    public func cost(of index: Int, models: ModelSelection = .all) -> Int {
+        model.tensors[index].shape.elementCount * 8 * (models.count(of: model.modelCount) + 2)
     }
 
     /// Folds `body`'s per-tensor results into `initial` in tensor order. Tensors are handed to
     /// `threads` workers as they free up; tensors in flight or waiting stay within `2 · threads`
     /// or ``memoryBudget`` bytes, which bounds memory. The first error (in tensor order) is rethrown.
     public func reduce<T: Sendable, R>(
-        into initial: R, _ body: @escaping @Sendable (TensorSet) throws(MergeError) -> T,
+        into initial: R, models: ModelSelection = .all, _ body: @escaping @Sendable (TensorSet) throws(MergeError) -> T,
         _ combine: (inout R, T) throws(MergeError) -> Void
     ) throws(MergeError) -> R {
         let load = self.load
         var result = initial
         var failure: MergeError?
         let shares = (0..<model.tensors.count).map(threadShare)
-        let costs = (0..<model.tensors.count).map(cost)
+        let costs = (0..<model.tensors.count).map { cost(of: $0, models: models) }
+        let resultCosts = (0..<model.tensors.count).map { cost(of: $0, models: .only([])) / 2 }
         Parallel.orderedStream(count: model.tensors.count, threads: threads, lookahead: 2 * threads, budget: Self.memoryBudget,
-                               cost: { costs[$0] }, resultCost: { costs[$0] / (self.model.modelCount + 2) }, produce: { index -> Result<T, MergeError> in
-            do throws(MergeError) { return .success(try body(load(index, shares[index]))) } catch { return .failure(error) }
+                               cost: { costs[$0] }, resultCost: { resultCosts[$0] }, early: early, produce: { index -> Result<T, MergeError> in
+            do throws(MergeError) { return .success(try body(load(index, shares[index], models))) } catch { return .failure(error) }
         }, consume: { _, part in
             guard failure == nil else { return }
             do throws(MergeError) { try combine(&result, part.get()) } catch { failure = error }
@@ -131,13 +171,13 @@ public struct ModelScanner: Sendable {
     }
 
     /// `body` applied to every tensor; results in tensor order.
-    public func map<T: Sendable>(_ body: @escaping @Sendable (TensorSet) throws(MergeError) -> T) throws(MergeError) -> [T] {
-        try reduce(into: [T](), body) { (values: inout [T], value: T) throws(MergeError) in values.append(value) }
+    public func map<T: Sendable>(models: ModelSelection = .all, _ body: @escaping @Sendable (TensorSet) throws(MergeError) -> T) throws(MergeError) -> [T] {
+        try reduce(into: [T](), models: models, body) { (values: inout [T], value: T) throws(MergeError) in values.append(value) }
     }
 
     /// Element-wise sums of the per-tensor vectors, added in tensor order.
-    public func sum(_ body: @escaping @Sendable (TensorSet) throws(MergeError) -> [Double]) throws(MergeError) -> [Double] {
-        try reduce(into: [Double](), body) { (total: inout [Double], part: [Double]) throws(MergeError) in
+    public func sum(models: ModelSelection = .all, _ body: @escaping @Sendable (TensorSet) throws(MergeError) -> [Double]) throws(MergeError) -> [Double] {
+        try reduce(into: [Double](), models: models, body) { (total: inout [Double], part: [Double]) throws(MergeError) in
             if total.isEmpty { total = part; return }
             precondition(part.count == total.count, "ModelScanner.sum: vectors of different lengths")
             for k in total.indices { total[k] += part[k] }
@@ -158,6 +198,10 @@ public protocol WholeModelMergeMethod: MergeMethod {
 
     /// The output values of one tensor: one array, or one per input model.
     static func merge(_ tensor: TensorSet, statistics: Statistics) throws(MergeError) -> [[Double]]
+
+    /// The input models `merge` reads (every one unless a method says otherwise; the base is
+    /// always read).
+    static var mergeReads: ModelSelection { get }
 
     /// Per-task data for the user (kept fractions, rescalers), written as JSON beside the output.
     static func report(_ statistics: Statistics, modelNames: [String]) -> [String: ReportValue]?
@@ -185,6 +229,7 @@ public enum ReportValue: Sendable, Equatable, Encodable {
 
 extension WholeModelMergeMethod {
     public static var writesOneModelPerInput: Bool { false }
+    public static var mergeReads: ModelSelection { .all }
     public static func report(_ statistics: Statistics, modelNames: [String]) -> [String: ReportValue]? { nil }
     public static func additionalMemory(_ model: ModelDescription, threads: Int) -> Int { 0 }
 

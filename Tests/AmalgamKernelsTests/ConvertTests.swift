@@ -139,6 +139,51 @@ struct ParallelStreamTests {
         // The item in the consumer's hands has already left the lookahead window.
         #expect(gauge.most <= lookahead + 1, "\(gauge.most) items produced ahead of the consumer")
     }
+
+    final class Recorder: @unchecked Sendable {
+        // SAFETY: `values` is only touched with `lock` held.
+        private let lock = NSLock()
+        private var values: [Int] = []
+        func record(_ value: Int) { lock.withLock { values.append(value) } }
+        var recorded: [Int] { lock.withLock { values } }
+    }
+
+    /// Production order of a stream of 40 items where 30 and 35 are early and cost `earlyCost`,
+    /// the rest 1; the others take 2 ms each.
+    func productionOrder(budget: Int, earlyCost: Int, lookahead: Int = 2) -> (produced: [Int], consumed: [Int]) {
+        let order = Recorder()
+        var consumed: [Int] = []
+        Parallel.orderedStream(count: 40, threads: 2, lookahead: lookahead, budget: budget,
+                               cost: { [30, 35].contains($0) ? earlyCost : 1 }, early: [30, 35]) { index in
+            order.record(index)
+            if ![30, 35].contains(index) { Thread.sleep(forTimeInterval: 0.002) }
+            return index
+        } consume: { index, value in
+            #expect(index == value)
+            consumed.append(value)
+        }
+        return (order.recorded, consumed)
+    }
+
+    @Test("orderedStream starts early items first when the budget admits them, still consuming in order")
+    func earlyItems() {
+        let run = productionOrder(budget: 100, earlyCost: 10)
+        #expect(run.consumed == Array(0..<40))
+        #expect(run.produced.sorted() == Array(0..<40))
+        // Both were taken before anything else; the thread that took one may lose a few ms.
+        #expect(run.produced.firstIndex(of: 30)! < 8 && run.produced.firstIndex(of: 35)! < 8, "\(run.produced)")
+    }
+
+    @Test("orderedStream runs early items in turn, without deadlock, when the budget never admits them early")
+    func earlyItemsOverBudget() {
+        for lookahead in [1, 3] {
+            let run = productionOrder(budget: 20, earlyCost: 1000, lookahead: lookahead)
+            #expect(run.consumed == Array(0..<40))
+            #expect(run.produced.sorted() == Array(0..<40))
+            // Neither starts before the consumer is within `lookahead` of it.
+            #expect(run.produced.firstIndex(of: 30)! >= 30 - lookahead - 2, "\(run.produced)")
+        }
+    }
 }
 
 @Suite("Float64 decoding")

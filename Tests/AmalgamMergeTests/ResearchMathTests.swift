@@ -104,7 +104,7 @@ struct ResearchMathTests {
         let all = parts.flatMap { $0 }.sorted()
         let model = ModelDescription(tensors: parts.indices.map { ("t\($0)", Shape([parts[$0].count])) }, layerCount: nil, modelCount: 1)
         let context = MergeContext(tensorName: "t", global: [:], perModel: [[:]])
-        let scan = ModelScanner(model: model, threads: 2) { index, _ in
+        let scan = ModelScanner(model: model, threads: 2) { index, _, _ in
             TensorSet(index: index, shape: Shape([parts[index].count]), base: nil, models: [parts[index]], context: context)
         }
         let ranks = [0, 1, 17, 2500, 4000, all.count / 2, all.count - 2, all.count - 1]

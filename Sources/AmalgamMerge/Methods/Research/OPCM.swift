@@ -35,17 +35,24 @@ public enum OPCM: WholeModelMergeMethod {
     public static func statistics(_ scan: ModelScanner) throws(MergeError) -> OPCMState {
         let tasks = scan.model.modelCount
         let alpha = try scan.tensor(0).context.number("alpha") ?? 0.5
-        let squares = try scan.sum { (tensor: TensorSet) throws(MergeError) -> [Double] in
-            tensor.taskVectors.map { $0.reduce(0) { $0 + $1 * $1 } }
-        }
+        // One pass for every task vector's squared norm (summed in tensor order) and the first
+        // task vector, the running merge's start; then one pass per later model, reading the
+        // base and that model only.
+        let (squares, first) = try scan.reduce(into: ([Double](), [[Double]]()), { (tensor: TensorSet) throws(MergeError) -> ([Double], [Double]) in
+            let vectors = tensor.taskVectors
+            return (vectors.map { $0.reduce(0) { $0 + $1 * $1 } }, vectors[0])
+        }, { (total: inout ([Double], [[Double]]), part: ([Double], [Double])) throws(MergeError) in
+            if total.0.isEmpty { total.0 = part.0 } else { for t in total.0.indices { total.0[t] += part.0[t] } }
+            total.1.append(part.1)
+        })
         let norms = squares.map { $0.squareRoot() }
-        let state = OPCMState(try scan.map { (tensor: TensorSet) throws(MergeError) -> [Double] in tensor.taskVector(0) })
+        let state = OPCMState(first)
         var decay = 1.0
         for j in 1..<tasks {
             let average = norms[0...j].reduce(0, +) / Double(j + 1)
             let step = state.step
             let currentDecay = decay
-            let squaredNorm = try scan.reduce(into: 0.0, { (tensor: TensorSet) throws(MergeError) -> (Int, [Double], Double) in
+            let squaredNorm = try scan.reduce(into: 0.0, models: .only([j]), { (tensor: TensorSet) throws(MergeError) -> (Int, [Double], Double) in
                 let merged = state.values(tensor.index, step: step)
                 let task = tensor.taskVector(j)
                 let added = isLinearWeight(tensor) ? try project(task, off: merged, tensor: tensor, alpha: alpha) : task
@@ -104,6 +111,9 @@ public enum OPCM: WholeModelMergeMethod {
         let removed = Matrices.multiply(weighted, m, k, d.vt, k, n)
         return zip(task, removed).map { $0 - $1 }
     }
+
+    /// The output is base + the running merge: no input model is read again.
+    public static var mergeReads: ModelSelection { .only([]) }
 
     public static func merge(_ tensor: TensorSet, statistics: OPCMState) throws(MergeError) -> [[Double]] {
         [tensor.applying(statistics.values(tensor.index, step: statistics.step))]

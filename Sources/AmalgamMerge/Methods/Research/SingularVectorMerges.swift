@@ -139,7 +139,9 @@ public enum TSVM: WholeModelMergeMethod {
         let context = tensor.context
         let tasks = tensor.models.indices.map { t in
             let weight = context.number("weight", model: t) ?? 1
-            return tensor.taskVector(t).map { $0 * weight }
+            var vector = tensor.taskVector(t)
+            if weight != 1 { for i in vector.indices { vector[i] *= weight } }
+            return vector
         }
         let alpha = context.number("alpha") ?? 1
         guard tensor.isMatrix else { return [tensor.applying(TaskVectors.mean(tasks), scale: alpha)] }

@@ -196,6 +196,17 @@ private final class StreamState<T: Sendable>: @unchecked Sendable {
         index < consumed + lookahead || (budget > 0 && reserved + cost(index) <= budget)
     }
 
+    /// An early item in its turn, or ahead of it when it fits the budget on top of what is
+    /// reserved and of the items the lookahead will admit anyway (so that, say, two
+    /// embedding-sized tensors do not start together).
+    private func earlyAdmissible(_ index: Int) -> Bool {
+        if index < consumed + lookahead { return true }
+        guard budget > 0 else { return false }
+        var pending = 0
+        for i in next..<max(next, min(count, consumed + lookahead)) where !earlySet.contains(i) { pending += cost(i) }
+        return reserved + pending + cost(index) <= budget
+    }
+
     /// The next index to produce, waiting while the lookahead and budget are full; nil when done
     /// or cancelled.
     func take() -> Int? {
@@ -205,7 +216,7 @@ private final class StreamState<T: Sendable>: @unchecked Sendable {
             while next < count, earlySet.contains(next) { next += 1 }
             guard !cancelled, next < count || !early.isEmpty else { return nil }
             let index: Int
-            if let first = early.first, admissible(first) {
+            if let first = early.first, earlyAdmissible(first) {
                 index = first
                 early.removeFirst()
             } else if next < count, admissible(next) {

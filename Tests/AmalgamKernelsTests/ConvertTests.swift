@@ -174,6 +174,19 @@ struct ParallelStreamTests {
         #expect(run.produced.firstIndex(of: 30)! < 8 && run.produced.firstIndex(of: 35)! < 8, "\(run.produced)")
     }
 
+    @Test("An early item waits while a large item the lookahead admits anyway would not leave room for it")
+    func earlyItemLeavesRoomForTheWindow() {
+        let events = Recorder()   // i: start of item i, 100 + i: its end
+        Parallel.orderedStream(count: 20, threads: 2, lookahead: 2, budget: 100, cost: { [0, 15].contains($0) ? 60 : 1 }, early: [15]) { index in
+            events.record(index)
+            if index == 0 { Thread.sleep(forTimeInterval: 0.02) }
+            events.record(100 + index)
+            return index
+        } consume: { _, _ in }
+        let log = events.recorded
+        #expect(log.firstIndex(of: 15)! > log.firstIndex(of: 100)!, "\(log)")
+    }
+
     @Test("orderedStream runs early items in turn, without deadlock, when the budget never admits them early")
     func earlyItemsOverBudget() {
         for lookahead in [1, 3] {

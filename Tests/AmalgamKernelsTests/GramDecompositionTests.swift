@@ -18,11 +18,28 @@ struct GramDecompositionTests {
     /// singular values spread geometrically from 1 down to 1/κ.
     static func conditioned(_ m: Int, _ n: Int, kappa: Double, seed: UInt64) throws -> [Double] {
         let r = min(m, n)
+        return try withSingularValues(m, n, (0..<r).map { pow(kappa, -Double($0) / Double(max(r - 1, 1))) }, seed: seed)
+    }
+
+    /// U·diag(s)·Vᵀ for random orthonormal U (m×r) and V (n×r), r = min(m, n) = s.count.
+    static func withSingularValues(_ m: Int, _ n: Int, _ s: [Double], seed: UInt64) throws -> [Double] {
+        let r = min(m, n)
         let left = try LinearAlgebra.svd(values(m * r, seed: seed), rows: m, columns: r)
         let right = try LinearAlgebra.svd(values(r * n, seed: seed + 1), rows: r, columns: n)
         var scaled = left.u
-        for i in 0..<m { for j in 0..<r { scaled[i * r + j] *= pow(kappa, -Double(j) / Double(max(r - 1, 1))) } }
+        for i in 0..<m { for j in 0..<r { scaled[i * r + j] *= s[j] } }
         return multiply(scaled, m, r, right.vt, n)
+    }
+
+    /// Singular values spread from 1 down to ½, except the last, 1/κ: a spectrum whose Gram
+    /// matrix loses the small triplet (max|UᵀU − I| ≈ 10⁻⁶ at κ = 10⁵, measured in numpy) but
+    /// whose first-order repair is exact to rounding (the small value is far from the others).
+    static func oneSmall(_ m: Int, _ n: Int, kappa: Double, seed: UInt64) throws -> [Double] {
+        let r = min(m, n)
+        var s = [Double](repeating: 0, count: r)
+        for j in 0..<r { s[j] = 1 - 0.5 * Double(j) / Double(max(r - 1, 1)) }
+        s[r - 1] = 1 / kappa
+        return try withSingularValues(m, n, s, seed: seed)
     }
 
     /// The rank-one term u_i·σ_i·v_iᵀ (sign-invariant) of triplet i.
@@ -62,7 +79,7 @@ struct GramDecompositionTests {
         }
     }
 
-    @Test("The certified Gram SVD: well-conditioned matrices match LAPACK's; past κ = 10⁴ or at reduced rank it is LAPACK's",
+    @Test("The certified Gram SVD: well-conditioned matrices match LAPACK's; a graded spectrum to κ = 10⁶ (past the repair's reach) or reduced rank gets LAPACK's",
           arguments: [(60, 40), (35, 64), (48, 48)])
     func certifiedSVD(_ shape: (Int, Int)) throws {
         let (m, n) = shape
@@ -94,6 +111,43 @@ struct GramDecompositionTests {
         for i in 0..<m { for j in 0..<n { deficient[i * n + j] = x[i] * y[j] } }
         let rankOne = try LinearAlgebra.svdViaGram(deficient, rows: m, columns: n)
         #expect(rankOne.numericalRank == 1 && rankOne.s[1...].allSatisfy { $0 == 0 })
+    }
+
+    @Test("Past the plain check's reach the certified Gram SVD repairs its triplets (one first-order Jacobi step) instead of calling LAPACK",
+          arguments: [(48, 48, false), (70, 30, false), (20, 45, false), (48, 48, true), (60, 40, true), (30, 52, true)])
+    func repairedTriplets(_ shape: (Int, Int, Bool)) throws {
+        // One small singular value at κ = 10⁵ (the repair rotates by about 10⁻¹⁴ there), or a
+        // graded spectrum at κ = 10⁴ (rotations up to about 10⁻⁹, which a skipped update of
+        // either side would leave in the reconstruction).
+        let (m, n, graded) = shape
+        let r = min(m, n)
+        let a = graded ? try Self.conditioned(m, n, kappa: 1e4, seed: UInt64(5 * m + n)) : try Self.oneSmall(m, n, kappa: 1e5, seed: UInt64(5 * m + n))
+        let gram = try LinearAlgebra.svdViaGram(a, rows: m, columns: n)
+        let lapack = try LinearAlgebra.svd(a, rows: m, columns: n)
+        // Not LAPACK's answer (which the repair's failure would return)...
+        #expect(gram.u != lapack.u || gram.vt != lapack.vt)
+        // ...but an SVD of A to working accuracy: orthonormal on both sides, A reconstructed, and
+        // the same values and rank-one terms, the small triplet included.
+        #expect(gram.numericalRank == r)
+        let bound = 64 * Double(r) * Double.ulpOfOne
+        for p in 0..<r {
+            for q in p..<r {
+                let uu = (0..<m).reduce(0.0) { $0 + gram.u[$1 * r + p] * gram.u[$1 * r + q] }
+                let vv = (0..<n).reduce(0.0) { $0 + gram.vt[p * n + $1] * gram.vt[q * n + $1] }
+                #expect(abs(uu - (p == q ? 1 : 0)) < bound && abs(vv - (p == q ? 1 : 0)) < bound)
+            }
+        }
+        #expect(SVDTests.maxDifference(SVDTests.reconstruct(gram), a) < 1e-14)
+        #expect(zip(gram.s, lapack.s).allSatisfy { abs($0 - $1) < 1e-14 })
+        for i in 0..<r { #expect(SVDTests.maxDifference(Self.term(gram, i), Self.term(lapack, i)) < 1e-12) }
+        // The polar factor past κ = 10⁴ comes from the same repaired triplets, not from LAPACK.
+        guard !graded else { return }
+        let exact = LinearAlgebra.product(lapack.u, rows: m, inner: r, uStride: lapack.uColumns, lapack.vt, columns: n)
+        let polar = try LinearAlgebra.polar(a, rows: m, columns: n)
+        #expect(polar != exact)
+        // A non-square polar factor moves by up to about ε·κ under rounding (its sensitivity is
+        // 1/σ_min): measured 2.2·10⁻¹² (70×30) and 1.4·10⁻¹² (20×45) from LAPACK's, 2.4·10⁻¹⁵ square.
+        #expect(SVDTests.maxDifference(polar, exact) < (m == n ? 1e-13 : 1e-10))
     }
 
     @Test("Polar factors at κ from 1 to 10⁸ match the SVD's P·Qᵀ; a transform is offered only when no check needs the factor",

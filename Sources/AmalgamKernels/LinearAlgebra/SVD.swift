@@ -84,14 +84,15 @@ public enum LinearAlgebra {
     ///
     /// For a tall A: G = AᵀA = V·Σ²·Vᵀ gives V and Σ, and U = A·V·Σ⁻¹. Whatever the rounding in G,
     /// A·V = U·Σ holds to working accuracy with V orthogonal, so the triplets are an SVD of A as
-    /// soon as U has orthonormal columns; that is checked (max|UᵀU − I| ≤ 64·r·ε) and otherwise,
-    /// or when κ > 10⁴ (σ_min² < 10⁻⁸·σ₀², where G loses the small singular values), the SVD
-    /// answers (the attempt is skipped past κ² = 10⁴·r, where the check would fail). Wide
-    /// matrices work on AAᵀ the same way. The result has full numerical rank (a
+    /// soon as U has orthonormal columns; that is checked (max|UᵀU − I| ≤ 64·r·ε). The check
+    /// fails from about κ² ≈ 3·10³·r on, and then one first-order Jacobi step repairs the
+    /// triplets (``certifiedTriplets(_:rows:columns:values:vectors:)``), certified by the same
+    /// check. Only when that fails too, or past κ = 10⁶ (σ_min² < 10⁻¹²·σ₀²), does the SVD
+    /// answer. Wide matrices work on AAᵀ the same way. The result has full numerical rank (a
     /// rank-deficient A always takes the SVD path). Costs a Gram product, a symmetric
-    /// eigendecomposition and two matrix products: 0.19 s against 0.40 s for `dgesdd` at
-    /// 2048×768 and 0.88 s against 2.85 s at 16384×768 (random matrices, one core here;
-    /// `Benchmarks/research-results.md`).
+    /// eigendecomposition and two matrix products (three more with the repair): 0.19 s against
+    /// 0.40 s for `dgesdd` at 2048×768 and 0.88 s against 2.85 s at 16384×768 (random matrices,
+    /// one core here; `Benchmarks/research-results.md`).
     public static func svdViaGram(_ a: [Double], rows m: Int, columns n: Int) throws(LinearAlgebraError) -> SingularValueDecomposition<Double> {
         precondition(a.count == m * n, "svdViaGram: \(a.count) values for a \(m)×\(n) matrix")
         let r = min(m, n)
@@ -99,14 +100,13 @@ public enum LinearAlgebra {
         guard a.allSatisfy({ $0.isFinite }) else { throw .nonFinite(rows: m, columns: n) }
         let tall = m >= n
         var gram = BLAS.gram(a, rows: m, columns: n, transposeFirst: tall)   // r × r
-        // The check below fails from about κ² ≈ 3·10³·r on (measured: max|UᵀU − I| ≈ 0.02·ε·κ²);
-        // beyond κ² = 10⁴·r (and κ = 10⁴) the attempt is not worth making. A Cholesky condition
-        // estimate (a tenth of the eigendecomposition's cost) turns hopeless cases away first. It
-        // overstates κ² (1-norm): by 10–20× on OPCM's 768 × 768 running merges, where estimates
-        // above 2·10⁴·r went on to fail the check in 31 of 32 cases (each paying the
-        // eigendecomposition and two products for nothing), so the screen stops there.
-        let limit = min(1e8, 1e4 * Double(r))
-        guard let rcond = Double.choleskyReciprocalCondition(n: r, gram), rcond * min(1e9, 2e4 * Double(r)) >= 1 else {
+        // Past κ = 10⁶ neither route is worth trying. A Cholesky condition estimate (a tenth of
+        // the eigendecomposition's cost) turns such cases away first; it overstates κ² (1-norm)
+        // by 10–20× on OPCM's 768 × 768 running merges, hence the factor 10 in the screen. With the
+        // repair, all 120 of those SVDs on the research benchmark (κ from 4.8·10² to 4.9·10⁵)
+        // take the Gram route; before it, 115 went to `dgesdd`.
+        let limit = 1e12
+        guard let rcond = Double.choleskyReciprocalCondition(n: r, gram), rcond * 1e13 >= 1 else {
             return try svd(a, rows: m, columns: n)
         }
         var values = [Double](repeating: 0, count: r)
@@ -115,6 +115,33 @@ public enum LinearAlgebra {
         guard info == 0, let largest = values.last, largest > 0, values[0] >= largest / limit else {
             return try svd(a, rows: m, columns: n)
         }
+        if let d = certifiedTriplets(a, rows: m, columns: n, values: values, vectors: vectors) { return d }
+        return try svd(a, rows: m, columns: n)
+    }
+
+    /// The thin SVD of the row-major m×n `a` from the full eigendecomposition of its smaller Gram
+    /// matrix (`values` ascending, `vectors` column-major r×r, as `Double.syevr` gives them), or
+    /// nil when it cannot be certified. The Gram side's vectors Q (V for a tall `a`, U for a
+    /// wide one) are orthogonal to working accuracy; the other side's, X = A·Q·Σ⁻¹ (or its
+    /// transpose), are orthonormal only up to about ε·κ², because the eigenvectors of small
+    /// eigenvalues carry absolute errors of order ε·λ₀. If max|XᵀX − I| ≤ 64·r·ε the triplets
+    /// are returned as they are. Otherwise one Jacobi step in first-order form repairs them:
+    /// with K = XᵀX, the columns of A·Q have Gram matrix C = Σ·K·Σ, nearly diagonal with
+    /// d_i² = C_ii, and the rotation that diagonalizes it is I + W, W_ij = C_ij/(d_j² − d_i²)
+    /// (antisymmetric, exactly so in floating point). Then Q' = Q·(I + W) and A·Q' = X·Σ·(I + W),
+    /// whose column norms are the singular values and whose normalized columns the other side's
+    /// vectors. C is computed from the columns themselves, so its entries are accurate relative to
+    /// d_i·d_j however small they are, which is what the Gram matrix of A lacks. Q' is orthogonal
+    /// to within max|WᵀW|, at most the largest squared column norm of W, which must stay below a
+    /// quarter of the check's bound; the repaired side must pass the check itself, and the
+    /// singular values must come out positive and descending. On TSV-M's concatenated bases (κ
+    /// up to 7.8·10⁵, where the unrepaired side is off by up to 2.6·10⁻⁵) max|W| was about 10⁻¹¹
+    /// and the repaired factors orthonormal to 3·10⁻¹⁵ (numpy prototype); on graded spectra
+    /// (σ_i spread geometrically) the step reaches about κ = 10⁴ (docs/performance.md).
+    static func certifiedTriplets(_ a: [Double], rows m: Int, columns n: Int, values: [Double], vectors: [Double]) -> SingularValueDecomposition<Double>? {
+        let r = min(m, n)
+        let tall = m >= n
+        guard r > 0, values.count == r, vectors.count == r * r, values[0] > 0 else { return nil }
         let s = (0..<r).map { values[r - 1 - $0].squareRoot() }   // descending
         var u = [Double](repeating: 0, count: m * r)
         var vt = [Double](repeating: 0, count: r * n)
@@ -129,9 +156,53 @@ public enum LinearAlgebra {
                           into: &vt, MatrixLayout(rows: r, columns: n))
             for j in 0..<r { for c in 0..<n { vt[j * n + c] /= s[j] } }
         }
-        let orthonormal = tall ? isOrthonormal(u, rows: m, columns: r, columnwise: true) : isOrthonormal(vt, rows: r, columns: n, columnwise: false)
-        guard orthonormal else { return try svd(a, rows: m, columns: n) }
-        return SingularValueDecomposition(rows: m, columns: n, u: u, s: s, vt: vt, uColumns: r, vtRows: r, numericalRank: r)
+        let k = tall ? BLAS.gram(u, rows: m, columns: r, transposeFirst: true) : BLAS.gram(vt, rows: r, columns: n, transposeFirst: false)
+        if orthonormalityDefect(k, count: r) <= orthonormalityLimit(r) {
+            return SingularValueDecomposition(rows: m, columns: n, u: u, s: s, vt: vt, uColumns: r, vtRows: r, numericalRank: r)
+        }
+        // The rotation I + W (row-major), and S·(I + W). W is antisymmetric, so
+        // (I + W)ᵀ·(I + W) − I = WᵀW, whose entries are at most the largest squared column norm
+        // of W; the step is taken only when that is at most 16·r·ε, a quarter of the check's bound.
+        let squares = (0..<r).map { s[$0] * s[$0] * k[$0 * r + $0] }
+        var rotation = [Double](repeating: 0, count: r * r)
+        var columnNorms = [Double](repeating: 0, count: r)
+        for i in 0..<r {
+            rotation[i * r + i] = 1
+            for j in 0..<r where j != i {
+                let gap = squares[j] - squares[i]
+                guard gap != 0 else { return nil }
+                let w = s[i] * s[j] * k[i * r + j] / gap
+                rotation[i * r + j] = w
+                columnNorms[j] += w * w
+            }
+        }
+        guard let widest = columnNorms.max(), widest <= orthonormalityLimit(r) / 4 else { return nil }
+        var scaled = rotation
+        for i in 0..<r { for j in 0..<r { scaled[i * r + j] *= s[i] } }
+        let square = MatrixLayout(rows: r, columns: r)
+        var u2 = [Double](repeating: 0, count: m * r)
+        var vt2 = [Double](repeating: 0, count: r * n)
+        var s2 = [Double](repeating: 0, count: r)
+        if tall {
+            // V' = V·(I + W), as rows: V'ᵀ = (I + W)ᵀ·Vᵀ; A·V' = U·S·(I + W).
+            BLAS.multiply(rotation, square, .transposed, vt, MatrixLayout(rows: r, columns: n), .asStored, into: &vt2, MatrixLayout(rows: r, columns: n))
+            BLAS.multiply(u, MatrixLayout(rows: m, columns: r), .asStored, scaled, square, .asStored, into: &u2, MatrixLayout(rows: m, columns: r))
+            for row in 0..<m { for j in 0..<r { s2[j] += u2[row * r + j] * u2[row * r + j] } }
+            for j in 0..<r { s2[j] = s2[j].squareRoot() }
+            guard s2.allSatisfy({ $0 > 0 }), zip(s2, s2.dropFirst()).allSatisfy({ $0 >= $1 }) else { return nil }
+            for row in 0..<m { for j in 0..<r { u2[row * r + j] /= s2[j] } }
+            guard isOrthonormal(u2, rows: m, columns: r, columnwise: true) else { return nil }
+        } else {
+            // U' = U·(I + W); U'ᵀ·A = (I + W)ᵀ·S·Vᵀ = (S·(I + W))ᵀ·Vᵀ.
+            BLAS.multiply(u, MatrixLayout(rows: m, columns: r), .asStored, rotation, square, .asStored, into: &u2, MatrixLayout(rows: m, columns: r))
+            BLAS.multiply(scaled, square, .transposed, vt, MatrixLayout(rows: r, columns: n), .asStored, into: &vt2, MatrixLayout(rows: r, columns: n))
+            for j in 0..<r { for c in 0..<n { s2[j] += vt2[j * n + c] * vt2[j * n + c] } }
+            for j in 0..<r { s2[j] = s2[j].squareRoot() }
+            guard s2.allSatisfy({ $0 > 0 }), zip(s2, s2.dropFirst()).allSatisfy({ $0 >= $1 }) else { return nil }
+            for j in 0..<r { for c in 0..<n { vt2[j * n + c] /= s2[j] } }
+            guard isOrthonormal(vt2, rows: r, columns: n, columnwise: false) else { return nil }
+        }
+        return SingularValueDecomposition(rows: m, columns: n, u: u2, s: s2, vt: vt2, uColumns: r, vtRows: r, numericalRank: r)
     }
 
     /// The top `count` singular triplets of the row-major `rows × columns` matrix `a`, in Float64,
@@ -239,13 +310,21 @@ public enum LinearAlgebra {
             return .factor(product(d.u, rows: rows, inner: d.numericalRank, uStride: d.uColumns, d.vt, columns: columns))
         }
         guard info == 0, largest > 0, let smallest = kept.first else { return try viaSVD() }
+        /// P·Qᵀ from the certified triplets of the same eigendecomposition (full rank only, and
+        /// κ ≤ 10⁶), else from the SVD.
+        func viaTriplets() throws(LinearAlgebraError) -> PolarFactor {
+            guard kept.count == side, smallest >= 1e-12 * largest,
+                  let d = certifiedTriplets(a, rows: rows, columns: columns, values: values, vectors: vectors) else { return try viaSVD() }
+            return .factor(product(d.u, rows: rows, inner: side, uStride: d.uColumns, d.vt, columns: columns))
+        }
         // κ ≤ 10³: accurate to about ε·κ². Up to κ = 10⁴ (full rank only), the result is kept
         // if it passes the orthogonality check below. Past 10⁴ the check fails (TSV-M on the
         // research benchmark: all 13 attempts with κ ≥ 9·10³ failed, all 64 below 3.7·10³
-        // passed), so past it the SVD answers without forming W, X and the check (four n³
-        // products, about 30 ms at 768×768, a fifth of the SVD that follows).
+        // passed), so past it, and when the check fails, the polar factor comes from the
+        // certified triplets (``certifiedTriplets(_:rows:columns:values:vectors:)``) of the
+        // same eigendecomposition, and from the SVD only when those fail too.
         let verify = smallest < 1e-6 * largest
-        guard !verify || (kept.count == side && smallest >= 1e-8 * largest) else { return try viaSVD() }
+        guard !verify || (kept.count == side && smallest >= 1e-8 * largest) else { return try viaTriplets() }
         // W = Q₊·diag(λ^(−1/2))·Q₊ᵀ = B·Bᵀ with B = Q₊·diag(λ^(−1/4)) (one symmetric product).
         var scaled = [Double](repeating: 0, count: side * side)   // row-major side × side
         for column in 0..<side where values[column] > tolerance {
@@ -261,7 +340,7 @@ public enum LinearAlgebra {
             // of max|XᵀX − I| (measured: 2–5 times smaller). Random concatenated bases (TSV-M's
             // square factors, κ ≈ 10³–10⁴) pass with about 10⁻¹²; a graded spectrum past
             // κ ≈ 10⁴ does not, and gets the SVD.
-            guard isOrthonormal(x, rows: rows, columns: columns, columnwise: tall) else { return try viaSVD() }
+            guard isOrthonormal(x, rows: rows, columns: columns, columnwise: tall) else { return try viaTriplets() }
         }
         return .factor(x)
     }
@@ -272,12 +351,18 @@ public enum LinearAlgebra {
     static func isOrthonormal(_ x: [Double], rows: Int, columns: Int, columnwise: Bool) -> Bool {
         let k = columnwise ? columns : rows
         let check = BLAS.gram(x, rows: rows, columns: columns, transposeFirst: columnwise)
-        let limit = 64 * Double(k) * Double.ulpOfOne
-        for i in 0..<k {
-            for j in i..<k where abs(check[i * k + j] - (i == j ? 1 : 0)) > limit { return false }
-        }
-        return true
+        return orthonormalityDefect(check, count: k) <= orthonormalityLimit(k)
     }
+
+    /// max|G − I| over the upper triangle of the symmetric k×k `gram`.
+    static func orthonormalityDefect(_ gram: [Double], count k: Int) -> Double {
+        var largest = 0.0
+        for i in 0..<k { for j in i..<k { largest = max(largest, abs(gram[i * k + j] - (i == j ? 1 : 0))) } }
+        return largest
+    }
+
+    /// The bound of the orthonormality certificate for k vectors: 64·k·ε.
+    static func orthonormalityLimit(_ k: Int) -> Double { 64 * Double(k) * Double.ulpOfOne }
 
     /// A·W (tall `a`) or W·A (wide `a`) for the side×side transform of ``polarFactor(_:rows:columns:allowTransform:)``.
     public static func applyTransform(_ w: [Double], to a: [Double], rows: Int, columns: Int) -> [Double] {

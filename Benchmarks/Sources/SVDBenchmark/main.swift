@@ -1,7 +1,8 @@
 // Cost of one SVD per matrix shape, Float64 (the default) against Float32, one thread per SVD
 // (as the research methods run them: tensors in parallel, single-threaded BLAS), and the Float64
 // thin SVD through the Gram matrix that the methods try first (uniform random matrices: the
-// square ones are too ill-conditioned for it and fall back to the SVD, paying for both).
+// square ones fail its plain orthonormality check and need its repair step; in numpy at
+// 768×768, κ ≈ 1.4·10⁴, max|UᵀU − I| is 2.9·10⁻¹⁰ before the repair and 2.7·10⁻¹⁵ after).
 //
 //   swift run -c release SVDBenchmark [ROWSxCOLUMNS ...]
 // Default shapes: 768x768 2048x768 16384x768 (the benchmark model), 4096x4096 4096x14336 (Llama-3-8B).

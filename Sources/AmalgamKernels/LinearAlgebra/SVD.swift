@@ -104,7 +104,7 @@ public enum LinearAlgebra {
         // the eigendecomposition's cost) turns such cases away first; it overstates κ² (1-norm)
         // by 10–20× on OPCM's 768 × 768 running merges, hence the factor 10 in the screen. With the
         // repair, all 120 of those SVDs on the research benchmark (κ from 4.8·10² to 4.9·10⁵)
-        // take the Gram route; before it, 115 went to `dgesdd`.
+        // take the Gram route; before it, 118 went to `dgesdd`.
         let limit = 1e12
         guard let rcond = Double.choleskyReciprocalCondition(n: r, gram), rcond * 1e13 >= 1 else {
             return try svd(a, rows: m, columns: n)
@@ -287,8 +287,9 @@ public enum LinearAlgebra {
     /// Computed from the eigendecomposition of the smaller Gram matrix G (AᵀA or AAᵀ):
     /// W = G^(−1/2) over the eigenvalues above the zero tolerance. That loses accuracy as ε·κ²,
     /// so when the non-zero part is worse conditioned than κ = 10³ the result must pass an
-    /// orthogonality check (max|XᵀX − I| ≤ 64·side·ε, full rank and κ ≤ 10⁴ only), and otherwise
-    /// the SVD is used instead (accuracy ε·κ).
+    /// orthogonality check (max|XᵀX − I| ≤ 64·side·ε, full rank and κ ≤ 10⁴ only). Otherwise, up
+    /// to κ = 10⁶, X = U·Vᵀ from the certified (if need be repaired) triplets of the same
+    /// eigendecomposition, and past that, or when those fail, from the SVD (accuracy ε·κ).
     public static func polarFactor(_ a: [Double], rows: Int, columns: Int, allowTransform: Bool) throws(LinearAlgebraError) -> PolarFactor {
         precondition(a.count == rows * columns, "polar: \(a.count) values for a \(rows)×\(columns) matrix")
         guard a.allSatisfy({ $0.isFinite }) else { throw .nonFinite(rows: rows, columns: columns) }
@@ -339,7 +340,7 @@ public enum LinearAlgebra {
             // orthonormal columns (rows), and its distance from the polar factor is of the order
             // of max|XᵀX − I| (measured: 2–5 times smaller). Random concatenated bases (TSV-M's
             // square factors, κ ≈ 10³–10⁴) pass with about 10⁻¹²; a graded spectrum past
-            // κ ≈ 10⁴ does not, and gets the SVD.
+            // κ ≈ 10⁴ does not, and gets the repaired triplets (or, failing those, the SVD).
             guard isOrthonormal(x, rows: rows, columns: columns, columnwise: tall) else { return try viaTriplets() }
         }
         return .factor(x)

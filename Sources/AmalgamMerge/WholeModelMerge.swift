@@ -158,7 +158,7 @@ public struct ModelScanner: Sendable {
         var failure: MergeError?
         let shares = (0..<model.tensors.count).map(threadShare)
         let costs = (0..<model.tensors.count).map { cost(of: $0, models: models) }
-        let resultCosts = (0..<model.tensors.count).map { cost(of: $0, models: .only([])) / 2 }
+        let resultCosts = model.tensors.map { $0.shape.elementCount * 8 }   // one Float64 result
         Parallel.orderedStream(count: model.tensors.count, threads: threads, lookahead: 2 * threads, budget: Self.memoryBudget,
                                cost: { costs[$0] }, resultCost: { resultCosts[$0] }, early: early, produce: { index -> Result<T, MergeError> in
             do throws(MergeError) { return .success(try body(load(index, shares[index], models))) } catch { return .failure(error) }
@@ -178,10 +178,16 @@ public struct ModelScanner: Sendable {
     /// Element-wise sums of the per-tensor vectors, added in tensor order.
     public func sum(models: ModelSelection = .all, _ body: @escaping @Sendable (TensorSet) throws(MergeError) -> [Double]) throws(MergeError) -> [Double] {
         try reduce(into: [Double](), models: models, body) { (total: inout [Double], part: [Double]) throws(MergeError) in
-            if total.isEmpty { total = part; return }
-            precondition(part.count == total.count, "ModelScanner.sum: vectors of different lengths")
-            for k in total.indices { total[k] += part[k] }
+            Self.add(part, into: &total)
         }
+    }
+
+    /// `total += part` element by element (`total` empty: becomes `part`); how ``sum(models:_:)``
+    /// folds, for reductions that fold a sum beside other results.
+    public static func add(_ part: [Double], into total: inout [Double]) {
+        if total.isEmpty { total = part; return }
+        precondition(part.count == total.count, "ModelScanner.sum: vectors of different lengths")
+        for k in total.indices { total[k] += part[k] }
     }
 }
 

@@ -42,7 +42,7 @@ public enum OPCM: WholeModelMergeMethod {
             let vectors = tensor.taskVectors
             return (vectors.map { $0.reduce(0) { $0 + $1 * $1 } }, vectors[0])
         }, { (total: inout ([Double], [[Double]]), part: ([Double], [Double])) throws(MergeError) in
-            if total.0.isEmpty { total.0 = part.0 } else { for t in total.0.indices { total.0[t] += part.0[t] } }
+            ModelScanner.add(part.0, into: &total.0)
             total.1.append(part.1)
         })
         let norms = squares.map { $0.squareRoot() }
